@@ -1,0 +1,1 @@
+// placeholder until the area's sources land; delete me

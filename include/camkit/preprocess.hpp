@@ -1,13 +1,18 @@
 // camkit/preprocess.hpp — turning an Image into the model's input, exactly as torchvision does.
 //
 // Usage:
-//   camkit::Preprocess pre = *camkit::find_preset("imagenet");  // Resize(256), CenterCrop(224), ...
+//   camkit::Preprocess pre = *camkit::find_preset("imagenet");  // Resize 256, crop 224, ...
 //   camkit::Prepared in = camkit::prepare(camkit::read_input("cat.jpg"), pre);
 //   // in.chw holds channels*height*width floats; in.geometry maps input pixels back to the image.
 //
 // Resizing follows torchvision's Resize on PIL images: bilinear with antialiasing when shrinking
 // (PIL's triangle filter widened by the scale factor), 8-bit sources rounded to 8 bits after each
-// pass as PIL does. CenterCrop's offsets use Python's round-half-to-even.
+// pass as PIL does, so 8-bit results equal Pillow 9.4's bit for bit. Float sources are resized
+// like PIL mode "F" (no rounding). 16-bit sources are resized as floats (value / 65535) too:
+// torchvision cannot normalise PIL's 16-bit mode "I" at all, and PIL's mode "I" resize differs
+// only by its per-pass rounding (at most one 16-bit level). Resize(int) sizes the longer side
+// int(size * long / short) as torchvision does; CenterCrop's offsets use Python's
+// round-half-to-even.
 //
 // Threading: all functions are reentrant.
 #pragma once
@@ -23,11 +28,11 @@ namespace camkit {
 
 /// How an Image becomes a model input. Zero sizes mean "not applied".
 struct Preprocess {
-  int channels = 3;        ///< channels the model takes: 1 or 3
-  int resize = 0;          ///< torchvision Resize(int): shorter side to this length
-  int crop_height = 0;     ///< CenterCrop after resize
+  int channels = 3;     ///< channels the model takes: 1 or 3
+  int resize = 0;       ///< torchvision Resize(int): shorter side to this length
+  int crop_height = 0;  ///< CenterCrop after resize
   int crop_width = 0;
-  int size_height = 0;     ///< Resize((H, W)): direct resize, used instead of resize/crop
+  int size_height = 0;  ///< Resize((H, W)): direct resize, used instead of resize/crop
   int size_width = 0;
   std::vector<float> mean;  ///< empty: no normalisation; one value applies to every channel
   std::vector<float> std;
@@ -39,7 +44,8 @@ struct Preprocess {
 };
 
 /// A named recipe from the table of presets ("imagenet": Resize 256, CenterCrop 224, 3 channels,
-/// mean 0.485,0.456,0.406, std 0.229,0.224,0.225). Returns nullopt for an unknown name.
+/// mean 0.485,0.456,0.406, std 0.229,0.224,0.225; "xray": 1 channel, Resize((224, 224)),
+/// mean 0.49, std 0.248). Names are case-sensitive. Returns nullopt for an unknown name.
 std::optional<Preprocess> find_preset(std::string_view name);
 
 /// The names of all presets, for help texts.
@@ -68,17 +74,27 @@ struct Prepared {
   InputGeometry geometry;
 };
 
-/// Applies the recipe. Images with 3 channels feeding a 1-channel model are converted to grey
-/// (PIL's convert("L") weights, 299/587/114); grey images feeding a 3-channel model are
-/// replicated. Floating-point (.npy) sources must already have the model's channel count.
-/// An image already at the recipe's input size is neither resized nor cropped.
-/// Throws Error(ErrorCode::input) naming `source` when the channels cannot be matched or the
-/// image is smaller than the crop.
+/// Applies the recipe: channels, Resize (size_* when set, else resize), CenterCrop, then
+/// (x - mean[c]) / std[c]. Images with 3 channels feeding a 1-channel model are converted to grey
+/// (PIL's convert("L") integer arithmetic, 299/587/114, also applied to 16-bit levels); grey
+/// images feeding a 3-channel model are replicated. Floating-point (.npy) sources must already
+/// have the model's channel count.
+/// Unlike torchvision: an image already at the recipe's input size is neither resized nor
+/// cropped (so a 224x224 image skips "imagenet"'s Resize(256)), and an image smaller than the
+/// crop is refused rather than zero-padded.
+/// Throws Error(ErrorCode::input) naming `source` ("image" when empty) when the image is empty,
+/// the channels cannot be matched ("<source>: has N channels, the model takes M") or the image is
+/// smaller than the crop ("<source>: image WxH is smaller than the crop WxH"); throws
+/// Error(ErrorCode::usage) "preprocess: ..." for an invalid recipe (channels not 1 or 3, negative
+/// sizes, crop or size with one side only, mean/std counts other than 0, 1 or channels, std 0).
 Prepared prepare(const Image& image, const Preprocess& recipe, const std::string& source = "");
 
 /// torchvision/PIL bilinear resize (antialiased when shrinking) of an interleaved HWC image.
 /// When round_to_8bit is set, samples are treated as value/255 and each pass is rounded to
-/// whole grey levels, as PIL does for 8-bit images.
+/// whole grey levels, as PIL does for 8-bit images (the result has bit_depth 8); otherwise the
+/// filter runs in double and keeps the source's bit_depth. A pass whose size is unchanged is
+/// skipped, as in PIL. Throws Error(ErrorCode::usage) for a non-positive target size and
+/// Error(ErrorCode::input) for an empty or inconsistent image.
 Image resize_bilinear_antialias(const Image& image, int height, int width, bool round_to_8bit);
 
 }  // namespace camkit

@@ -1,5 +1,3 @@
-#include "output/atomic_file.hpp"
-
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +8,7 @@
 #include <fstream>
 
 #include "camkit/error.hpp"
+#include "camkit/output.hpp"
 
 namespace camkit {
 

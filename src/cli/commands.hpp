@@ -1,0 +1,19 @@
+// The camkit command line: each subcommand registers its flags and runs over the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace camkit::cli {
+
+/// A subcommand's runner; returns the process exit code (see docs/cli.md).
+using Runner = std::function<int()>;
+
+Runner add_explain(CLI::App& app);
+Runner add_info(CLI::App& app);
+
+/// One-line diagnostic on stderr, prefixed "camkit: ".
+void diagnose(const std::string& message);
+
+}  // namespace camkit::cli

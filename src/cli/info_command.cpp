@@ -1,0 +1,138 @@
+// camkit info MODEL: what head detection found, the input the model expects, its modules.
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "camkit/error.hpp"
+#include "camkit/model.hpp"
+#include "cli/commands.hpp"
+
+namespace camkit::cli {
+namespace {
+
+struct InfoArgs {
+  std::string model;
+  std::string layer;
+  std::string device = "cpu";
+  bool json = false;
+};
+
+nlohmann::json preprocess_json(const Preprocess& p) {
+  nlohmann::json j{{"channels", p.channels}};
+  if (p.resize) j["resize"] = p.resize;
+  if (p.crop_height) j["crop"] = {p.crop_height, p.crop_width};
+  if (p.size_height) j["size"] = {p.size_height, p.size_width};
+  j["mean"] = p.mean;
+  j["std"] = p.std;
+  return j;
+}
+
+nlohmann::json info_json(const Model& model) {
+  const HeadInfo& h = model.head();
+  nlohmann::json head{{"found", h.found}};
+  if (h.found) {
+    head.update({{"kind", h.kind},
+                 {"pooling", h.pooling},
+                 {"feature_layer", h.feature_layer},
+                 {"feature_ops", h.feature_ops},
+                 {"feature_shape", {h.feature_channels, h.feature_height, h.feature_width}},
+                 {"classifier", h.classifier},
+                 {"num_classes", h.num_classes},
+                 {"has_bias", h.has_bias},
+                 {"relu_before_pool", h.relu_before_pool}});
+  } else {
+    head["reason"] = h.reason;
+  }
+  const InputSpec in = model.input_spec();
+  const ModelMetadata& meta = model.metadata();
+  nlohmann::json j{
+      {"model", model.path()},
+      {"input", {{"channels", in.channels}, {"height", in.height}, {"width", in.width}}},
+      {"preprocess", preprocess_json(model.preprocess())},
+      {"head", head},
+      {"modules", model.module_paths()}};
+  j["metadata"] = meta.present ? nlohmann::json::parse(meta.json) : nlohmann::json();
+  return j;
+}
+
+std::string join(const std::vector<float>& v) {
+  std::ostringstream s;
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  return s.str();
+}
+
+void print_text(const Model& model) {
+  const HeadInfo& h = model.head();
+  const InputSpec in = model.input_spec();
+  const Preprocess pre = model.preprocess();
+  const ModelMetadata& meta = model.metadata();
+  std::cout << "model:       " << model.path() << "\n";
+  std::cout << "metadata:    " << (meta.present ? "embedded camkit.json" : "none") << "\n";
+  if (!meta.architecture.empty()) std::cout << "architecture: " << meta.architecture << "\n";
+  std::cout << "input:       " << (in.channels ? std::to_string(in.channels) : "?")
+            << " channel(s)";
+  if (in.height) std::cout << ", " << in.height << "x" << in.width;
+  std::cout << "\n";
+  std::cout << "preprocess:  ";
+  if (pre.resize) std::cout << "resize " << pre.resize << ", ";
+  if (pre.crop_height) std::cout << "crop " << pre.crop_height << "x" << pre.crop_width << ", ";
+  if (pre.size_height) std::cout << "size " << pre.size_height << "x" << pre.size_width << ", ";
+  if (pre.normalises())
+    std::cout << "mean " << join(pre.mean) << " std " << join(pre.std) << "\n";
+  else
+    std::cout << "no normalisation\n";
+  if (h.found) {
+    std::cout << "head:        " << h.kind << " (" << h.pooling << " -> " << h.classifier << ")"
+              << (h.relu_before_pool ? ", ReLU before pooling" : "") << "\n";
+    std::cout << "features:    " << h.feature_layer;
+    for (const auto& op : h.feature_ops) std::cout << " -> " << op;
+    std::cout << ", " << h.feature_channels << " channels";
+    if (h.feature_height) std::cout << ", " << h.feature_height << "x" << h.feature_width;
+    std::cout << "\n";
+    std::cout << "classifier:  " << h.classifier << ", " << h.num_classes
+              << (h.num_classes == 1 ? " logit (sigmoid)" : " classes (softmax)")
+              << (h.has_bias ? ", with bias" : ", no bias") << "\n";
+  } else {
+    std::cout << "head:        none (" << h.reason << ")\n";
+  }
+  if (!meta.labels.empty()) {
+    std::cout << "labels:      " << meta.labels.size() << " (";
+    for (size_t i = 0; i < meta.labels.size() && i < 3; ++i)
+      std::cout << (i ? ", " : "") << meta.labels[i];
+    std::cout << (meta.labels.size() > 3 ? ", ..." : "") << ")\n";
+  }
+  std::cout << "modules:\n";
+  for (const auto& m : model.module_paths()) std::cout << "  " << m << "\n";
+}
+
+}  // namespace
+
+Runner add_info(CLI::App& app) {
+  auto args = std::make_shared<InfoArgs>();
+  CLI::App* cmd = app.add_subcommand("info",
+                                     "Show the head camkit finds in a model, its input "
+                                     "and its module paths");
+  cmd->add_option("model", args->model, "TorchScript model (.pt)")->required();
+  cmd->add_option("--layer", args->layer, "Module path to use as the feature map");
+  cmd->add_option("--device", args->device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  return [args] {
+    ModelOptions opt;
+    opt.layer = args->layer;
+    opt.device = args->device;
+    opt.optimize = false;
+    const Model model = Model::load(args->model, opt);
+    if (args->json)
+      std::cout << info_json(model).dump() << std::endl;
+    else
+      print_text(model);
+    if (!model.head().found) {
+      diagnose(args->model + ": no CAM head: " + model.head().reason +
+               ". Gradient-based methods (Grad-CAM) explain models without one");
+      return static_cast<int>(ErrorCode::model);
+    }
+    return 0;
+  };
+}
+
+}  // namespace camkit::cli

@@ -1,0 +1,47 @@
+// camkit: class activation maps for TorchScript image classifiers.
+// Exit codes: 0 success; 1 some input failed (the others completed); 2 usage error;
+// 3 model error (not loadable, or no head the method can use).
+#include <iostream>
+
+#include "camkit/error.hpp"
+#include "cli/commands.hpp"
+
+namespace camkit::cli {
+
+void diagnose(const std::string& message) {
+  std::cerr << "camkit: " << message << std::endl;
+}
+
+}  // namespace camkit::cli
+
+int main(int argc, char** argv) {
+  using namespace camkit::cli;
+  CLI::App app{"camkit: class activation maps (CAM) for TorchScript image classifiers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "camkit 0.1.0");
+  Runner explain = add_explain(app);
+  Runner info = add_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    diagnose(std::string(e.what()) + " (see camkit --help)");
+    return static_cast<int>(camkit::ErrorCode::usage);
+  }
+  try {
+    if (app.got_subcommand("explain")) return explain();
+    if (app.got_subcommand("info")) return info();
+  } catch (const camkit::Error& e) {
+    diagnose(e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    diagnose(std::string("internal error: ") + e.what());
+    return 4;
+  }
+  return static_cast<int>(camkit::ErrorCode::usage);
+}

@@ -1,1 +1,0 @@
-// placeholder until the area's sources land; delete me

@@ -1,0 +1,191 @@
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "camkit/image.hpp"
+#include "io/file_bytes.hpp"
+#include "io/npy_header.hpp"
+
+namespace camkit {
+
+namespace {
+
+enum class Kind { f4, f8, u1, u2 };
+
+struct Dtype {
+  Kind kind;
+  std::size_t itemsize;
+  bool swap;  // stored in the other byte order than this machine's
+};
+
+bool host_is_big_endian() {
+  const std::uint16_t probe = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &probe, 1);
+  return first == 0;
+}
+
+Dtype parse_dtype(const std::string& path, const std::string& descr) {
+  const auto unsupported = [&] {
+    return io::input_error(path, "unsupported dtype '" + descr + "'");
+  };
+  if (descr.size() != 3) throw unsupported();
+  const char order = descr[0];
+  const std::string code = descr.substr(1);
+  if (order != '<' && order != '>' && order != '|' && order != '=') throw unsupported();
+  Dtype d{};
+  if (code == "u1") {
+    d = {Kind::u1, 1, false};  // byte order is meaningless for one byte; NumPy writes '|'
+    return d;
+  }
+  if (code == "f4") {
+    d = {Kind::f4, 4, false};
+  } else if (code == "f8") {
+    d = {Kind::f8, 8, false};
+  } else if (code == "u2") {
+    d = {Kind::u2, 2, false};
+  } else {
+    throw unsupported();
+  }
+  if (order == '|') throw unsupported();  // NumPy never writes '|' for multi-byte types
+  const bool big = order == '>' || (order == '=' && host_is_big_endian());
+  d.swap = big != host_is_big_endian();
+  return d;
+}
+
+// Reads one element from possibly unaligned bytes, undoing a foreign byte order.
+template <typename Bits>
+Bits load_bits(const unsigned char* p, bool swap) {
+  unsigned char b[sizeof(Bits)];
+  for (std::size_t i = 0; i < sizeof(Bits); ++i) b[i] = p[swap ? sizeof(Bits) - 1 - i : i];
+  Bits v;
+  std::memcpy(&v, b, sizeof(Bits));
+  return v;
+}
+
+// Where the row-major element order of the file puts each sample in the HWC output.
+struct Layout {
+  int height = 0, width = 0, channels = 0;
+  bool planar = false;  // file is [C, H, W]
+};
+
+Layout choose_layout(const std::string& path, const std::vector<std::uint64_t>& full_shape) {
+  const std::string shape_text = io::shape_string(full_shape);
+  for (const std::uint64_t dim : full_shape) {
+    if (dim == 0) throw io::input_error(path, "empty array, shape " + shape_text);
+  }
+  std::vector<std::uint64_t> s = full_shape;
+  if (s.size() == 4 && s[0] == 1) s.erase(s.begin());  // a batch of one, as torch.save'd inputs
+
+  const auto is_channel_count = [](std::uint64_t n) { return n == 1 || n == 3; };
+  Layout l;
+  std::uint64_t h = 0, w = 0, c = 0;
+  if (s.size() == 2) {
+    h = s[0], w = s[1], c = 1;
+  } else if (s.size() == 3 && is_channel_count(s[0])) {
+    // Leading channels win when both ends could be channels, e.g. (3, 5, 3): CHW is what a
+    // PyTorch tensor saved with .numpy() has, and that is this tool's main source of arrays.
+    c = s[0], h = s[1], w = s[2];
+    l.planar = true;
+  } else if (s.size() == 3 && is_channel_count(s[2])) {
+    h = s[0], w = s[1], c = s[2];
+  } else {
+    throw io::input_error(path, "unsupported shape " + shape_text +
+                                    " (expected (H, W), (C, H, W) or (H, W, C) with C 1 or 3, "
+                                    "optionally after a leading batch dimension of 1)");
+  }
+  if (h > INT_MAX || w > INT_MAX) throw io::input_error(path, "shape " + shape_text + " too large");
+  l.height = static_cast<int>(h);
+  l.width = static_cast<int>(w);
+  l.channels = static_cast<int>(c);
+  return l;
+}
+
+[[noreturn]] void throw_non_finite(const std::string& path) {
+  throw io::input_error(path, "contains NaN or Inf values");
+}
+
+}  // namespace
+
+Image read_npy(const std::string& path) {
+  const std::vector<unsigned char> bytes = io::read_file_bytes(path);
+  const io::NpyHeader h = io::parse_npy_header(path, bytes.data(), bytes.size());
+  const Dtype dtype = parse_dtype(path, h.descr);
+  if (h.fortran_order) {
+    throw io::input_error(path, "Fortran order not supported (save np.ascontiguousarray(a))");
+  }
+  const Layout l = choose_layout(path, h.shape);
+
+  // Never trust the header: the data must be exactly shape-product * itemsize bytes. Each factor
+  // is bounded here before the next multiplication so the product cannot wrap.
+  const std::string shape_text = io::shape_string(h.shape);
+  const std::size_t available = bytes.size() - h.data_offset;
+  std::size_t needed = dtype.itemsize;
+  for (const std::uint64_t dim : h.shape) {
+    if (dim > SIZE_MAX / needed) {
+      throw io::input_error(path, "shape " + shape_text + " too large (size overflows)");
+    }
+    needed *= static_cast<std::size_t>(dim);
+  }
+  if (needed != available) {
+    throw io::input_error(
+        path,
+        std::string(needed > available ? "truncated .npy data" : "unexpected .npy data size") +
+            ": shape " + shape_text + " of '" + h.descr + "' needs " + std::to_string(needed) +
+            " bytes, file has " + std::to_string(available));
+  }
+
+  Image im;
+  im.height = l.height;
+  im.width = l.width;
+  im.channels = l.channels;
+  const std::size_t plane = static_cast<std::size_t>(l.height) * l.width;
+  const std::size_t count = plane * l.channels;
+  im.data.resize(count);
+  const unsigned char* src = bytes.data() + h.data_offset;
+  for (std::size_t i = 0; i < count; ++i) {
+    const unsigned char* p = src + i * dtype.itemsize;
+    float v = 0.0f;
+    switch (dtype.kind) {
+      case Kind::u1:
+        v = static_cast<float>(*p) / 255.0f;
+        break;
+      case Kind::u2:
+        v = static_cast<float>(load_bits<std::uint16_t>(p, dtype.swap)) / 65535.0f;
+        break;
+      case Kind::f4: {
+        float f;
+        const std::uint32_t bits = load_bits<std::uint32_t>(p, dtype.swap);
+        std::memcpy(&f, &bits, sizeof f);
+        if (!std::isfinite(f)) throw_non_finite(path);
+        v = f;
+        break;
+      }
+      case Kind::f8: {
+        double d;
+        const std::uint64_t bits = load_bits<std::uint64_t>(p, dtype.swap);
+        std::memcpy(&d, &bits, sizeof d);
+        if (!std::isfinite(d)) throw_non_finite(path);
+        if (std::fabs(d) > FLT_MAX) {
+          std::ostringstream text;
+          text << "value " << d << " outside the float32 range";
+          throw io::input_error(path, text.str());
+        }
+        v = static_cast<float>(d);
+        break;
+      }
+    }
+    // Planar files hold channel c's plane at c * H * W; the output interleaves channels.
+    const std::size_t dst = l.planar ? (i % plane) * l.channels + i / plane : i;
+    im.data[dst] = v;
+  }
+  im.bit_depth = dtype.kind == Kind::u1 ? 8 : dtype.kind == Kind::u2 ? 16 : 0;
+  return im;
+}
+
+}  // namespace camkit

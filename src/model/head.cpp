@@ -1,0 +1,319 @@
+#include "model/head.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "model/graph.hpp"
+
+namespace camkit::detail {
+namespace {
+
+using torch::jit::Node;
+using torch::jit::Value;
+namespace aten = c10::aten;
+namespace prim = c10::prim;
+
+// Ops that pass a tensor's values through unchanged in eval mode (shape changes, dropout).
+bool is_identity_like(const Node* n) {
+  static const std::set<c10::Symbol> ops = {aten::flatten,
+                                            aten::view,
+                                            aten::reshape,
+                                            aten::squeeze,
+                                            aten::contiguous,
+                                            aten::clone,
+                                            aten::detach,
+                                            aten::dropout,
+                                            aten::dropout_,
+                                            aten::feature_dropout,
+                                            aten::feature_dropout_,
+                                            aten::alpha_dropout,
+                                            aten::alpha_dropout_,
+                                            aten::to,
+                                            aten::feature_alpha_dropout,
+                                            aten::feature_alpha_dropout_,
+                                            aten::unsqueeze};
+  return ops.count(n->kind()) > 0;
+}
+
+// Uses that read only a tensor's shape, type or device.
+bool is_shape_query(const Node* n) {
+  static const std::set<c10::Symbol> ops = {
+      aten::size,   aten::dim,  aten::len, c10::Symbol::fromQualString("aten::numel"),
+      prim::device, prim::dtype};
+  return ops.count(n->kind()) > 0;
+}
+
+// Monotone ops a model may apply to its logits before returning them.
+bool is_output_activation(const Node* n) {
+  static const std::set<c10::Symbol> ops = {aten::softmax, aten::log_softmax, aten::sigmoid,
+                                            aten::sigmoid_};
+  return ops.count(n->kind()) > 0;
+}
+
+bool is_relu(const Node* n) {
+  return n->kind() == aten::relu || n->kind() == aten::relu_;
+}
+
+bool is_global_pool(Node* n) {
+  if (n->kind() == aten::adaptive_avg_pool2d) {
+    auto size = int_list_of(n->input(1));
+    return size && std::all_of(size->begin(), size->end(), [](int64_t s) { return s == 1; });
+  }
+  if (n->kind() == aten::mean && n->inputs().size() >= 3) {
+    auto dims = int_list_of(n->input(1));
+    if (!dims || dims->size() != 2) return false;
+    std::set<int64_t> d(dims->begin(), dims->end());
+    return d == std::set<int64_t>{2, 3} || d == std::set<int64_t>{-2, -1};
+  }
+  // A whole-map average pool: its size is only known at run time; the numerical identity check
+  // at load time rejects a pool that is not global.
+  return n->kind() == aten::avg_pool2d;
+}
+
+// The tensor behind a weight operand, undoing a transpose; undefined if not a known constant.
+at::Tensor weight_of(Value* v, const torch::jit::Module& module, bool transposed,
+                     std::string* path) {
+  Node* n = v->node();
+  if (n->kind() == aten::t || n->kind() == aten::numpy_T ||
+      (n->kind() == aten::transpose && int_list_of(n->input(1)) && int_list_of(n->input(2)))) {
+    return weight_of(n->input(0), module, !transposed, path);
+  }
+  auto iv = attribute_of(v, module);
+  if (!iv || !iv->isTensor()) return {};
+  *path = attribute_path(v);
+  at::Tensor w = iv->toTensor().detach();
+  if (w.dim() != 2) return {};
+  return transposed ? w.t() : w;
+}
+
+at::Tensor bias_of(Value* v, const torch::jit::Module& module, bool* ok) {
+  auto iv = attribute_of(v, module);
+  *ok = iv.has_value() && (iv->isNone() || iv->isTensor());
+  if (!*ok || iv->isNone()) return {};
+  return iv->toTensor().detach().reshape({-1});
+}
+
+std::string classifier_name(const Node* n, const std::string& weight_path) {
+  std::string p = module_path(n);
+  if (!p.empty()) return p;
+  auto dot = weight_path.rfind('.');
+  return dot == std::string::npos ? weight_path : weight_path.substr(0, dot);
+}
+
+struct Linear {
+  Value* output = nullptr;
+  at::Tensor weight, bias;
+  std::string name;
+};
+
+// Recognises x -> linear(x, W, b), addmm(b, x, W^T), matmul/mm(x, W^T) [+ b] with x as the
+// data operand; returns std::nullopt for anything else.
+std::optional<Linear> as_linear(Node* n, Value* x, const torch::jit::Module& module) {
+  Linear lin;
+  std::string wpath;
+  bool ok = true;
+  if (n->kind() == aten::linear && n->input(0) == x) {
+    lin.weight = weight_of(n->input(1), module, false, &wpath);
+    lin.bias = bias_of(n->input(2), module, &ok);
+    lin.output = n->output();
+  } else if (n->kind() == aten::addmm && n->input(1) == x) {
+    auto beta = constant_of(n->input(3)), alpha = constant_of(n->input(4));
+    if (!beta || !alpha || beta->toScalar().toDouble() != 1.0 ||
+        alpha->toScalar().toDouble() != 1.0)
+      return std::nullopt;
+    lin.weight = weight_of(n->input(2), module, true, &wpath);
+    lin.bias = bias_of(n->input(0), module, &ok);
+    lin.output = n->output();
+  } else if ((n->kind() == aten::matmul || n->kind() == aten::mm) && n->input(0) == x) {
+    lin.weight = weight_of(n->input(1), module, true, &wpath);
+    lin.output = n->output();
+    // An optional bias added right after: matmul(x, W^T) + b.
+    if (lin.output->uses().size() == 1) {
+      Node* add = lin.output->uses()[0].user;
+      if ((add->kind() == aten::add || add->kind() == aten::add_) && add->inputs().size() == 3 &&
+          add->input(0) == lin.output) {
+        auto alpha = constant_of(add->input(2));
+        bool bias_ok = false;
+        at::Tensor b = bias_of(add->input(1), module, &bias_ok);
+        if (bias_ok && b.defined() && alpha && alpha->toScalar().toDouble() == 1.0) {
+          lin.bias = b;
+          lin.output = add->output();
+        }
+      }
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (!ok || !lin.weight.defined()) return std::nullopt;
+  if (lin.bias.defined() && lin.bias.numel() != lin.weight.size(0)) return std::nullopt;
+  lin.name = classifier_name(n, wpath);
+  return lin;
+}
+
+// Follows `v` forward through identity-like ops. Collects the values reached and the first use
+// that is neither identity-like nor a shape query (`other`), or the return.
+struct Flow {
+  std::vector<Value*> values;
+  std::vector<torch::jit::Use> others;
+  bool reaches_return = false;
+};
+Flow follow(Value* v) {
+  Flow f;
+  std::vector<Value*> todo{v};
+  while (!todo.empty()) {
+    Value* cur = todo.back();
+    todo.pop_back();
+    f.values.push_back(cur);
+    for (const torch::jit::Use& use : cur->uses()) {
+      Node* user = use.user;
+      if (user->kind() == prim::Return) {
+        f.reaches_return = true;
+      } else if (is_shape_query(user)) {
+        continue;
+      } else if (is_identity_like(user) && use.offset == 0) {
+        todo.push_back(user->output());
+      } else {
+        f.others.push_back(use);
+      }
+    }
+  }
+  return f;
+}
+
+// Whether the logits reach the model's output through identity-like ops, tuples/lists and a
+// final activation only. On failure `why` names the op in the way.
+bool reaches_output_linearly(Value* logits, std::string* why) {
+  std::vector<Value*> todo{logits};
+  bool reached = false;
+  while (!todo.empty()) {
+    Value* cur = todo.back();
+    todo.pop_back();
+    for (const torch::jit::Use& use : cur->uses()) {
+      Node* user = use.user;
+      if (user->kind() == prim::Return) {
+        reached = true;
+      } else if (is_shape_query(user)) {
+        continue;
+      } else if ((is_identity_like(user) && use.offset == 0) || is_output_activation(user) ||
+                 user->kind() == prim::TupleConstruct || user->kind() == prim::ListConstruct) {
+        todo.push_back(user->output());
+      } else {
+        *why = user->kind().toQualString();
+        return false;
+      }
+    }
+  }
+  if (!reached) *why = "nothing: it does not reach the model's output";
+  return reached;
+}
+
+// SqueezeNet form: pool input <- [ReLU] <- 1x1 conv (stride 1, no padding, groups 1).
+std::optional<GraphHead> conv_classifier_before(Node* pool, const torch::jit::Module& module) {
+  GraphHead h;
+  Value* v = pool->input(0);
+  if (is_relu(v->node())) {
+    h.relu_before_pool = true;
+    v = v->node()->input(0);
+  }
+  Node* conv = v->node();
+  const bool conv_op = conv->kind() == aten::_convolution || conv->kind() == aten::conv2d;
+  if (!conv_op) return std::nullopt;
+  auto w = attribute_of(conv->input(1), module);
+  if (!w || !w->isTensor()) return std::nullopt;
+  at::Tensor weight = w->toTensor().detach();
+  if (weight.dim() != 4 || weight.size(2) != 1 || weight.size(3) != 1) return std::nullopt;
+  auto stride = int_list_of(conv->input(3)), padding = int_list_of(conv->input(4)),
+       dilation = int_list_of(conv->input(5));
+  const int groups_index = conv->kind() == aten::conv2d ? 6 : 8;
+  auto groups = constant_of(conv->input(groups_index));
+  auto all_eq = [](const std::optional<std::vector<int64_t>>& l, int64_t x) {
+    return l && std::all_of(l->begin(), l->end(), [x](int64_t e) { return e == x; });
+  };
+  if (!all_eq(stride, 1) || !all_eq(padding, 0) || !all_eq(dilation, 1) || !groups ||
+      groups->toInt() != 1)
+    return std::nullopt;
+  if (conv->kind() == aten::_convolution) {
+    auto transposed = constant_of(conv->input(6));
+    if (!transposed || transposed->toBool()) return std::nullopt;
+  }
+  bool ok = true;
+  h.bias = bias_of(conv->input(2), module, &ok);
+  if (!ok) return std::nullopt;
+  h.weight = weight.flatten(1);
+  // The map is taken from the classifier's input; dropout before it is identity in eval.
+  Value* features = conv->input(0);
+  while (features->node()->kind() == aten::dropout || features->node()->kind() == aten::dropout_ ||
+         features->node()->kind() == aten::feature_dropout)
+    features = features->node()->input(0);
+  h.features = features;
+  h.kind = "conv1x1";
+  h.classifier = classifier_name(conv, attribute_path(conv->input(1)));
+  return h;
+}
+
+}  // namespace
+
+GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module) {
+  std::vector<Node*> pools;
+  for (Node* n : graph.nodes())
+    if (is_global_pool(n)) pools.push_back(n);
+  GraphHead none;
+  if (pools.empty()) {
+    none.reason =
+        "no global average pooling found (adaptive_avg_pool2d to 1x1, mean over H and W, or a "
+        "whole-map avg_pool2d)";
+    return none;
+  }
+  // The pooling closest to the output decides; earlier ones (auxiliary heads) are skipped
+  // when a later one qualifies.
+  std::string last_reason;
+  for (auto it = pools.rbegin(); it != pools.rend(); ++it) {
+    Node* pool = *it;
+    const std::string pool_kind = pool->kind().toQualString();
+    Flow flow = follow(pool->output());
+    if (flow.others.empty() && flow.reaches_return) {
+      if (auto h = conv_classifier_before(pool, module)) {
+        h->found = true;
+        h->pooling = pool_kind;
+        h->logits = flow.values.back();
+        return *h;
+      }
+      last_reason = "the pooled features are returned without a classifier after them";
+      continue;
+    }
+    if (flow.others.size() != 1) {
+      last_reason = "the pooled features are used by " + std::to_string(flow.others.size()) +
+                    " operations; CAM needs exactly one linear classifier";
+      continue;
+    }
+    const torch::jit::Use use = flow.others.front();
+    auto lin = as_linear(use.user, use.user->input(use.offset), module);
+    if (!lin) {
+      last_reason = std::string("the pooled features go through ") +
+                    use.user->kind().toQualString() + " (" + module_path(use.user) +
+                    ") before any linear layer; a non-linear function of the pooled vector has "
+                    "no class activation map";
+      continue;
+    }
+    std::string why;
+    if (!reaches_output_linearly(lin->output, &why)) {
+      last_reason = "the output of " + lin->name + " goes through " + why +
+                    " before the logits; a non-linear head has no class activation map";
+      continue;
+    }
+    GraphHead h;
+    h.found = true;
+    h.kind = "linear";
+    h.pooling = pool_kind;
+    h.classifier = lin->name;
+    h.features = pool->input(0);
+    h.logits = lin->output;
+    h.weight = lin->weight;
+    h.bias = lin->bias;
+    return h;
+  }
+  none.reason = last_reason;
+  return none;
+}
+
+}  // namespace camkit::detail

@@ -1,0 +1,53 @@
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "camkit/error.hpp"
+#include "camkit/output.hpp"
+
+namespace camkit {
+namespace {
+
+std::string encode(const Rgb8& picture, const std::string& ext, const std::vector<int>& params) {
+  if (picture.width <= 0 || picture.height <= 0)
+    throw Error(ErrorCode::input, "cannot encode an empty picture");
+  cv::Mat rgb(picture.height, picture.width, CV_8UC3,
+              const_cast<std::uint8_t*>(picture.data.data()));
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uchar> buf;
+  if (!cv::imencode(ext, bgr, buf, params))
+    throw Error(ErrorCode::input, "cannot encode " + ext + " picture");
+  return std::string(buf.begin(), buf.end());
+}
+
+}  // namespace
+
+std::string encode_png(const Rgb8& picture, int compression) {
+  return encode(picture, ".png", {cv::IMWRITE_PNG_COMPRESSION, compression});
+}
+
+std::string encode_jpeg(const Rgb8& picture, int quality) {
+  return encode(picture, ".jpg", {cv::IMWRITE_JPEG_QUALITY, quality});
+}
+
+std::string encode_npy(const Map& map) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(map.height) + ", " + std::to_string(map.width) + "), }";
+  // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of
+  // 64 bytes and ended by a newline, as NumPy writes it.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out.push_back(static_cast<char>(header.size() & 0xff));
+  out.push_back(static_cast<char>(header.size() >> 8));
+  out += header;
+  const size_t bytes = map.data.size() * sizeof(float);
+  const size_t offset = out.size();
+  out.resize(offset + bytes);
+  std::memcpy(out.data() + offset, map.data.data(), bytes);  // x86/ARM hosts are little-endian
+  return out;
+}
+
+}  // namespace camkit

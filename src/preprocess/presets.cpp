@@ -1,0 +1,60 @@
+// The table of named preprocessing recipes. Each row is the transform a model family was trained
+// with, written as the torchvision pipeline it stands for.
+#include <array>
+
+#include "camkit/preprocess.hpp"
+
+namespace camkit {
+namespace {
+
+struct Preset {
+  const char* name;
+  int channels;
+  int resize;
+  int crop_height, crop_width;
+  int size_height, size_width;
+  std::array<float, 3> mean;  // used up to mean_count values
+  int mean_count;
+  std::array<float, 3> std;
+  int std_count;
+};
+
+constexpr std::array<Preset, 2> kPresets = {{
+    // torchvision ImageNet classifiers: Resize(256), CenterCrop(224), ToTensor(),
+    // Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]).
+    {"imagenet", 3, 256, 224, 224, 0, 0, {0.485f, 0.456f, 0.406f}, 3, {0.229f, 0.224f, 0.225f}, 3},
+    // The reference chest X-ray classifier: Grayscale(1), Resize((224, 224)), ToTensor(),
+    // Normalize(mean=[0.49], std=[0.248]).
+    {"xray", 1, 0, 0, 0, 224, 224, {0.49f, 0.0f, 0.0f}, 1, {0.248f, 0.0f, 0.0f}, 1},
+}};
+
+Preprocess to_recipe(const Preset& p) {
+  Preprocess r;
+  r.channels = p.channels;
+  r.resize = p.resize;
+  r.crop_height = p.crop_height;
+  r.crop_width = p.crop_width;
+  r.size_height = p.size_height;
+  r.size_width = p.size_width;
+  r.mean.assign(p.mean.begin(), p.mean.begin() + p.mean_count);
+  r.std.assign(p.std.begin(), p.std.begin() + p.std_count);
+  return r;
+}
+
+}  // namespace
+
+std::optional<Preprocess> find_preset(std::string_view name) {
+  for (const Preset& p : kPresets) {
+    if (name == p.name) return to_recipe(p);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  names.reserve(kPresets.size());
+  for (const Preset& p : kPresets) names.emplace_back(p.name);
+  return names;
+}
+
+}  // namespace camkit

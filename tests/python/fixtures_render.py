@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Reference data for camkit's render tests (tests/cpp/render/).
+
+Usage:
+  fixtures_render.py FIXTURES_DIR
+      Writes FIXTURES_DIR/render/: random raw maps, torch bilinear resizes of them
+      (F.interpolate, align_corners=False) and the display-map pipeline (ReLU, resize,
+      min-max), all float32 .npy, plus cases.txt listing "name height width" per case.
+      When matplotlib is importable it also writes lut_<name>.npy (uint8 [256, 3]), so the
+      C++ test can compare camkit's colormaps with matplotlib's.
+  fixtures_render.py --emit-lut OUT.cpp MATPLOTLIB_PACKAGE_DIR
+      Regenerates src/render/colormap_data.cpp from matplotlib's own _cm.py and
+      _cm_listed.py (read as data; matplotlib itself need not be importable).
+
+Deterministic (fixed seeds) and fast (well under a second of torch work).
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+COLORMAPS = ["jet", "turbo", "inferno", "viridis", "bone", "gray"]
+
+# (name, raw map); shapes (h, w).
+def raw_maps():
+    rng = np.random.default_rng(20240611)
+    return [
+        ("rand7", rng.standard_normal((7, 7)).astype(np.float32)),
+        ("one", np.array([[0.8]], dtype=np.float32)),
+        ("rect13x9", (rng.standard_normal((13, 9)) * 3.0 + 0.5).astype(np.float32)),
+        ("const", np.full((7, 7), 0.37, dtype=np.float32)),
+        ("negative", (-np.abs(rng.standard_normal((7, 7))) - 0.1).astype(np.float32)),
+        ("wide2x14", rng.uniform(-1.0, 2.0, (2, 14)).astype(np.float32)),
+    ]
+
+
+# Output sizes (height, width): square, non-square odd, non-integer upscale, downscales.
+SIZES = [(224, 224), (227, 300), (20, 31), (5, 3), (1, 4)]
+
+
+def minmax(x):
+    lo, hi = x.min(), x.max()
+    if hi > lo:
+        return (x - lo) / (hi - lo)
+    return torch.zeros_like(x)
+
+
+def write_fixtures(root):
+    out = os.path.join(root, "render")
+    os.makedirs(out, exist_ok=True)
+    lines = []
+    for name, raw in raw_maps():
+        np.save(os.path.join(out, f"map_{name}.npy"), raw)
+        t = torch.from_numpy(raw)[None, None]
+        for h, w in SIZES:
+            up = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)
+            rect = torch.relu(t)
+            disp = F.interpolate(rect, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+            # Definition: a constant map displays as zeros. Upsampling a constant is constant,
+            # but torch's w0 * a + w1 * b leaves 1-ulp noise that min-max would stretch to [0,1].
+            disp = minmax(disp) if rect.max() > rect.min() else torch.zeros_like(disp)
+            np.save(os.path.join(out, f"interp_{name}_{h}x{w}.npy"),
+                    up[0, 0].numpy().astype(np.float32))
+            np.save(os.path.join(out, f"display_{name}_{h}x{w}.npy"),
+                    disp.numpy().astype(np.float32))
+            lines.append(f"{name} {h} {w}")
+    with open(os.path.join(out, "cases.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    try:
+        import matplotlib
+    except Exception:  # absent, or present but broken: no table comparison
+        return
+    for name in COLORMAPS:
+        cmap = matplotlib.colormaps[name]
+        rgb = cmap(np.linspace(0.0, 1.0, 256))[:, :3]
+        np.save(os.path.join(out, f"lut_{name}.npy"), to_bytes(rgb))
+
+
+def to_bytes(rgb):
+    return np.floor(np.asarray(rgb, dtype=np.float64) * 255.0 + 0.5).astype(np.uint8)
+
+
+def lookup_table(n, data):
+    """matplotlib.colors._create_lookup_table for segment data, gamma 1."""
+    adata = np.array(data, dtype=float)
+    x, y0, y1 = adata[:, 0] * (n - 1), adata[:, 1], adata[:, 2]
+    xind = (n - 1) * np.linspace(0, 1, n)
+    ind = np.searchsorted(x, xind)[1:-1]
+    distance = (xind[1:-1] - x[ind - 1]) / (x[ind] - x[ind - 1])
+    lut = np.concatenate([[y1[0]], distance * (y0[ind] - y1[ind - 1]) + y1[ind - 1], [y0[-1]]])
+    return np.clip(lut, 0.0, 1.0)
+
+
+def emit_lut(out_path, mpl_dir):
+    seg, listed = {}, {}
+    with open(os.path.join(mpl_dir, "_cm.py")) as f:
+        exec(f.read(), seg)
+    with open(os.path.join(mpl_dir, "_cm_listed.py")) as f:
+        src = f.read().replace("from .colors import ListedColormap",
+                               "ListedColormap = lambda data, name: None")
+        exec(src, listed)
+    version = "unknown"
+    init = os.path.join(mpl_dir, "_version.py")
+    if os.path.exists(init):
+        ns = {}
+        with open(init) as f:
+            exec(f.read(), ns)
+        version = ns.get("version", version)
+    tables = {}
+    for name in COLORMAPS:
+        if name in ("turbo", "inferno", "viridis"):
+            rgb = np.array(listed[f"_{name}_data"], dtype=float)
+        else:
+            d = seg[f"_{name}_data"]
+            rgb = np.stack([lookup_table(256, d[c]) for c in ("red", "green", "blue")], axis=1)
+        assert rgb.shape == (256, 3)
+        tables[name] = to_bytes(rgb)
+
+    lines = [
+        "// Generated by tests/python/fixtures_render.py --emit-lut from matplotlib "
+        f"{version}: do not edit.",
+        "// Each table is matplotlib's 256-entry colormap (N=256) as float RGB, rounded to the",
+        "// nearest 8-bit value. jet, bone and gray are sampled from matplotlib's segment data",
+        "// (_cm.py) as LinearSegmentedColormap does; viridis and inferno are matplotlib's listed",
+        "// tables (_cm_listed.py, CC0); turbo is Google's published table that matplotlib ships.",
+        '#include "render/colormap_lut.hpp"',
+        "",
+        "namespace camkit::render_detail {",
+        "",
+        "// clang-format off",
+    ]
+    for name in COLORMAPS:
+        lines.append(f"const std::uint8_t k{name.capitalize()}Lut[768] = {{")
+        flat = tables[name].reshape(-1)
+        for i in range(0, 768, 24):
+            lines.append("  " + ",".join(str(int(v)) for v in flat[i:i + 24]) + ",")
+        lines.append("};")
+    lines += ["// clang-format on", "", "}  // namespace camkit::render_detail", ""]
+    with open(out_path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "--emit-lut":
+        emit_lut(argv[2], argv[3])
+    elif len(argv) == 2:
+        write_fixtures(argv[1])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,496 @@
+#!/usr/bin/python3
+"""Export a torchvision classifier to TorchScript for camkit, with camkit metadata embedded.
+
+    /usr/bin/python3 tools/export_model.py resnet18 model.pt --weights best.ckpt --num-classes 5 \
+        --labels labels.txt --preset imagenet
+    /usr/bin/python3 tools/export_model.py resnet18 xray.pt --in-channels 1 --num-classes 1 \
+        --size 224,224 --mean 0.49 --std 0.248
+    /usr/bin/python3 tools/export_model.py --meta-only model.pt --labels labels.txt
+
+Importable: build_model(), load_weights(), export() are what training scripts and the test
+fixtures use. Exit codes: 0 ok, 1 the saved model does not reproduce the eager model,
+2 bad arguments or inputs (unknown architecture, checkpoint that does not fit, bad labels).
+The metadata schema ("camkit.json") is in docs/export.md and tools/camkit_meta.py.
+"""
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Mapping
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import camkit_meta  # noqa: E402  (sibling module, found through the line above)
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+# Where the first conv and the final classifier layer live, per torchvision family.
+# (name pattern, first conv path, classifier path). Unknown names fall back to the first
+# nn.Conv2d found; --num-classes is passed to the builder, which every classification
+# builder accepts, so the classifier path is informational for the table's families.
+FAMILIES = [
+    (r"^(resnet|resnext|wide_resnet)", "conv1", "fc"),
+    (r"^densenet", "features.conv0", "classifier"),
+    (r"^mobilenet_v2$", "features.0.0", "classifier.1"),
+    (r"^mobilenet_v3", "features.0.0", "classifier.3"),
+    (r"^efficientnet", "features.0.0", "classifier.1"),
+    (r"^squeezenet", "features.0", "classifier.1"),
+    (r"^googlenet$", "conv1.conv", "fc"),
+    (r"^inception_v3$", "Conv2d_1a_3x3.conv", "fc"),
+    (r"^(vgg|alexnet)", "features.0", "classifier.6"),
+    (r"^mnasnet", "layers.0", "classifier.1"),
+    (r"^shufflenet", "conv1.0", "fc"),
+    (r"^regnet", "stem.0", "fc"),
+    (r"^convnext", "features.0.0", "classifier.2"),
+]
+
+# Builder arguments needed to get a plain single-output classifier without downloads.
+BUILDER_EXTRA = {
+    "googlenet": {"aux_logits": False, "transform_input": False, "init_weights": True},
+    "inception_v3": {"aux_logits": False, "transform_input": False, "init_weights": True},
+}
+
+
+class ExportError(RuntimeError):
+    """Exported TorchScript does not reproduce the eager model (exit code 1)."""
+
+
+class InputError(ValueError):
+    """Bad architecture, checkpoint, labels or options (exit code 2)."""
+
+
+def family(arch):
+    """(first conv path, classifier path) for arch, or (None, None) if not in FAMILIES."""
+    for pattern, conv, clf in FAMILIES:
+        if re.search(pattern, arch):
+            return conv, clf
+    return None, None
+
+
+def get_module(model, path):
+    """The submodule at a dotted path ("features.0.0"), or None."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None
+
+
+def _set_module(model, path, new):
+    parent_path, _, leaf = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if parent_path else model
+    setattr(parent, leaf, new)
+
+
+def first_conv_path(model, arch):
+    """Dotted path of the input conv: the family table's, else the first nn.Conv2d found."""
+    path, _ = family(arch)
+    if path and isinstance(get_module(model, path), nn.Conv2d):
+        return path
+    for name, mod in model.named_modules():
+        if isinstance(mod, nn.Conv2d):
+            return name
+    raise InputError(f"{arch}: no nn.Conv2d found to adapt to a new channel count")
+
+
+def replace_first_conv(model, arch, in_channels):
+    """Swap the input conv for one with in_channels inputs and the same geometry."""
+    path = first_conv_path(model, arch)
+    old = get_module(model, path)
+    if old.in_channels == in_channels:
+        return path
+    if old.groups != 1:
+        raise InputError(f"{arch}: first conv {path} is grouped; cannot change its channels")
+    new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, stride=old.stride,
+                    padding=old.padding, dilation=old.dilation, bias=old.bias is not None,
+                    padding_mode=old.padding_mode)
+    nn.init.kaiming_normal_(new.weight, mode="fan_out", nonlinearity="relu")
+    if new.bias is not None:
+        nn.init.zeros_(new.bias)
+    _set_module(model, path, new)
+    return path
+
+
+def build_model(arch, num_classes=None, in_channels=None, seed=None):
+    """A randomly initialised torchvision classifier (weights=None; never downloads).
+
+    num_classes goes to the builder (it replaces the final layer: fc / classifier[-1] /
+    squeezenet's classifier.1 Conv2d(512, K, 1)); in_channels swaps the first conv.
+    """
+    import torchvision.models as tvm
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    kwargs = dict(BUILDER_EXTRA.get(arch, {}))
+    if num_classes is not None:
+        kwargs["num_classes"] = int(num_classes)
+    builder = None
+    if hasattr(tvm, "get_model"):
+        try:
+            builder = tvm.get_model_builder(arch)
+        except ValueError:
+            builder = None
+    if builder is None:
+        builder = getattr(tvm, arch, None)
+        if builder is None or not callable(builder) or arch.startswith("_"):
+            known = ", ".join(tvm.list_models()) if hasattr(tvm, "list_models") else "?"
+            raise InputError(f"unknown architecture {arch!r}; torchvision knows: {known}")
+    try:
+        model = builder(weights=None, **kwargs)
+    except TypeError:  # very old builders take pretrained= instead of weights=
+        model = builder(pretrained=False, **kwargs)
+    if in_channels is not None:
+        replace_first_conv(model, arch, int(in_channels))
+    return model.eval()
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def _is_state_dict(obj):
+    return isinstance(obj, Mapping) and obj and all(torch.is_tensor(v) for v in obj.values())
+
+
+def read_state_dict(path):
+    """The tensors of a checkpoint: a plain state_dict, {'state_dict': ...} (Lightning .ckpt),
+    {'model_state_dict': ...}, {'model': ...} or a pickled nn.Module. Raises InputError."""
+    if not os.path.isfile(path):
+        raise InputError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001  Lightning keeps hyper-parameters as objects
+        try:
+            obj = torch.load(path, map_location="cpu")
+        except Exception as e:  # noqa: BLE001
+            hint = ""
+            if "constants.pkl" in str(e) or "torch.jit" in str(e):
+                hint = " (it looks like a TorchScript file; use --meta-only to edit it)"
+            raise InputError(f"cannot read checkpoint {path}: {e}{hint}") from e
+    if isinstance(obj, nn.Module):
+        return obj.state_dict()
+    if _is_state_dict(obj):
+        return dict(obj)
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model_state_dict", "model", "net"):
+            if _is_state_dict(obj.get(key)):
+                return dict(obj[key])
+            if isinstance(obj.get(key), nn.Module):
+                return obj[key].state_dict()
+        keys = ", ".join(map(str, list(obj)[:10]))
+        raise InputError(f"checkpoint {path} holds no state dict (top-level keys: {keys}); "
+                         "expected a state_dict or a dict with 'state_dict'/'model_state_dict'")
+    raise InputError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
+
+
+def strip_prefixes(state, model_keys, log=None):
+    """Remove the 'model.'/'module.' prefixes that Lightning and DataParallel add.
+
+    A prefix shared by every key is stripped (repeatedly: 'model.module.'). If only some keys
+    carry 'model.' (a LightningModule with a loss or metric beside the network) and those
+    keys alone fit the model, the others are dropped, and log is told which.
+    """
+    prefixes = ("model.", "module.")
+    while state and (p := next((p for p in prefixes if all(k.startswith(p) for k in state)),
+                               None)):
+        state = {k[len(p):]: v for k, v in state.items()}
+        if log:
+            log(f"stripped prefix '{p}' from {len(state)} keys")
+    if set(state) != set(model_keys):
+        for p in prefixes:
+            sub = {k[len(p):]: v for k, v in state.items() if k.startswith(p)}
+            need = {k for k in model_keys if not k.endswith("num_batches_tracked")}
+            if sub and need <= set(sub) <= set(model_keys):
+                dropped = sorted(k for k in state if not k.startswith(p))
+                if log:
+                    log(f"using the {len(sub)} keys under '{p}'; ignoring {len(dropped)} "
+                        f"others: {', '.join(dropped[:5])}{' ...' if len(dropped) > 5 else ''}")
+                return sub
+    return state
+
+
+def _listing(keys, n=8):
+    keys = sorted(keys)
+    more = f" ... (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_weights(model, path, arch="", log=None):
+    """Load a checkpoint strictly into model; InputError names every mismatch and a fix."""
+    state = strip_prefixes(read_state_dict(path), model.state_dict().keys(), log)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        lines = [f"checkpoint {path} does not fit {arch or type(model).__name__}:"]
+        if missing:
+            lines.append(f"  missing keys ({len(missing)}): {_listing(missing)}")
+        if unexpected:
+            lines.append(f"  unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+        for k in shapes[:8]:
+            lines.append(f"  shape mismatch {k}: checkpoint {list(state[k].shape)} "
+                         f"vs model {list(own[k].shape)}")
+        conv, clf = family(arch)
+        for k in shapes:
+            if clf and k == f"{clf}.weight":
+                lines.append(f"  hint: the checkpoint's classifier has {state[k].shape[0]} "
+                             f"output(s): pass --num-classes {state[k].shape[0]}")
+            if conv and k == f"{conv}.weight" and state[k].dim() == 4:
+                lines.append(f"  hint: the checkpoint's first conv takes {state[k].shape[1]} "
+                             f"channel(s): pass --in-channels {state[k].shape[1]}")
+        if missing and unexpected and not shapes:
+            lines.append("  hint: is --architecture right, or do keys carry another prefix?")
+        raise InputError("\n".join(lines))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+# ---------------------------------------------------------------- export
+
+def first_tensor(out):
+    """The logits of a model output: the tensor itself, or the first element of a tuple
+    (scripted googlenet returns GoogLeNetOutputs(logits, aux2, aux1))."""
+    while isinstance(out, (tuple, list)):
+        out = out[0]
+    if not torch.is_tensor(out):
+        raise ExportError(f"model output is a {type(out).__name__}, not a tensor")
+    return out
+
+
+def max_rel_error(got, ref):
+    """max |got - ref| / max |ref| (0 for two all-zero tensors)."""
+    scale = ref.abs().max().item()
+    diff = (got - ref).abs().max().item()
+    return diff / scale if scale > 0 else diff
+
+
+def _atomic_save(module, path, extra):
+    path = str(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        torch.jit.save(module, tmp, _extra_files=extra)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def export(model, path, meta=None, method="trace", example=None, check_input=None, tol=1e-4,
+           log=None):
+    """Save model as TorchScript at path (atomically), with meta as camkit.json if given.
+
+    method: "trace" (records the ops run on example, so sizes are fixed) or "script".
+    example: input for tracing and for the check; default: seeded randn of meta's input shape.
+    The saved file is loaded back and run on check_input (default: another seeded randn);
+    returns the max relative error against the eager model, and raises ExportError (and
+    removes the file) when it exceeds tol.
+    """
+    model = model.eval()
+    if example is None:
+        if meta is None:
+            raise ValueError("export(): give example or meta (for the input shape)")
+        i = meta["input"]
+        gen = torch.Generator().manual_seed(0)
+        example = torch.randn(1, i["channels"], i["height"], i["width"], generator=gen)
+    if check_input is None:
+        gen = torch.Generator().manual_seed(1)
+        check_input = torch.randn(example.shape, generator=gen)
+    with torch.no_grad():
+        if method == "trace":
+            module = torch.jit.trace(model, example, check_trace=False)
+        elif method == "script":
+            module = torch.jit.script(model)
+        else:
+            raise ValueError(f"method must be 'trace' or 'script', not {method!r}")
+    extra = {camkit_meta.EXTRA_FILE: camkit_meta.dumps(meta)} if meta is not None else {}
+    _atomic_save(module, path, extra)
+
+    loaded = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        ref = first_tensor(model(check_input))
+        got = first_tensor(loaded(check_input))
+    if got.shape != ref.shape:
+        os.remove(path)
+        raise ExportError(f"{path}: TorchScript output shape {list(got.shape)} != eager "
+                          f"{list(ref.shape)}; file removed")
+    err = max_rel_error(got, ref)
+    if log:
+        log(f"verify: max relative error {err:.3g} (reloaded TorchScript vs eager, {method})")
+    if not err <= tol:
+        os.remove(path)
+        raise ExportError(f"{path}: reloaded TorchScript differs from the eager model "
+                          f"(max relative error {err:.3g} > {tol:g}); file removed")
+    return err
+
+
+def rewrite_meta(path, meta, log=None):
+    """Replace the camkit.json of an existing TorchScript file; the code is kept as is."""
+    module = torch.jit.load(str(path), map_location="cpu")
+    _atomic_save(module, path, {camkit_meta.EXTRA_FILE: camkit_meta.dumps(meta)})
+    if log:
+        log(f"rewrote metadata of {path}")
+
+
+def infer_io(module, meta, in_channels, hw):
+    """(channels, num_classes) of a TorchScript module: channels from the first 4-D weight
+    (or the flag, or old metadata), num_classes by running it once on zeros."""
+    channels = in_channels or (meta or {}).get("input", {}).get("channels")
+    if channels is None:
+        for _, p in module.named_parameters():
+            if p.dim() == 4:
+                channels = p.shape[1]
+                break
+    if channels is None:
+        raise InputError("cannot tell the input channel count; pass --in-channels")
+    with torch.no_grad():
+        out = first_tensor(module(torch.zeros(1, channels, hw[0], hw[1])))
+    return int(channels), int(out.shape[-1])
+
+
+# ---------------------------------------------------------------- CLI
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows a flag's default unless it is unset or the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        unset = action.default is None or action.default is False
+        if "default" not in text and not unset and action.default != argparse.SUPPRESS:
+            text += " (default: %(default)s)"
+        return text
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="export_model.py",
+        description="Export a torchvision classifier to TorchScript with camkit metadata "
+                    "(extra file camkit.json; schema in docs/export.md).",
+        formatter_class=_HelpFormatter)
+    p.add_argument("arch", nargs="?", help="torchvision architecture, e.g. resnet18")
+    p.add_argument("output", nargs="?", help="output .pt (or use --out)")
+    p.add_argument("--out", help="output .pt (same as the positional output)")
+    p.add_argument("--weights", help="state dict (.pt/.pth) or Lightning checkpoint (.ckpt); "
+                   "'model.'/'module.' prefixes are stripped; loaded strictly")
+    p.add_argument("--in-channels", type=int, help="replace the first conv with one taking N "
+                   "channels (default: the architecture's, 3)")
+    p.add_argument("--num-classes", type=int, help="replace the final classifier layer with K "
+                   "outputs (default: the architecture's, 1000); 1 = single-logit binary")
+    p.add_argument("--method", choices=["trace", "script"], default="trace",
+                   help="trace (records the ops run on one input; sizes fixed) or script")
+    p.add_argument("--input-size", help="H,W of the model input (default: --crop or --size, "
+                   "else 224,224)")
+    p.add_argument("--labels", help="labels file: one per line, 'index label', or synset_words "
+                   "'nXXXXXXXX name, synonyms'")
+    p.add_argument("--preset", choices=sorted(camkit_meta.PRESETS),
+                   help="preprocessing preset (imagenet: resize 256, crop 224, ImageNet mean/std)")
+    p.add_argument("--mean", help="per-channel mean, comma list (after scaling to [0,1])")
+    p.add_argument("--std", help="per-channel std, comma list")
+    p.add_argument("--resize", type=int, help="resize the shorter side to N before --crop")
+    p.add_argument("--crop", help="centre crop H,W (or N) after --resize")
+    p.add_argument("--size", help="resize straight to H,W (no crop); excludes --resize/--crop")
+    p.add_argument("--architecture", help="architecture name to record (default: arch)")
+    p.add_argument("--seed", type=int, default=0, help="seed for random init (no --weights)")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="max relative error allowed between reloaded TorchScript and eager")
+    p.add_argument("--no-meta", action="store_true", help="do not embed camkit.json")
+    p.add_argument("--meta-only", metavar="MODEL_PT",
+                   help="only (re)write the metadata of an existing TorchScript file")
+    args = p.parse_args(argv)
+    if args.meta_only:
+        if args.output or args.out or args.weights:
+            p.error("--meta-only takes no output path and no --weights")
+    else:
+        if not args.arch:
+            p.error("the architecture is required (e.g. resnet18)")
+        if args.output and args.out and args.output != args.out:
+            p.error("give the output path once (positional or --out)")
+        args.out = args.out or args.output
+        if not args.out:
+            p.error("the output path is required")
+    return args
+
+
+def _meta_from_args(args, arch, channels, num_classes, hw, base=None):
+    base = base or {}
+    pre = base.get("preprocess", {})
+    labels = camkit_meta.parse_labels(args.labels) if args.labels else base.get("labels")
+    policy_given = any(v is not None for v in (args.resize, args.crop, args.size, args.preset))
+    return camkit_meta.build_meta(
+        arch, num_classes, channels, hw[0], hw[1], labels=labels, preset=args.preset,
+        mean=camkit_meta.parse_floats(args.mean, "--mean") if args.mean else
+        (None if args.preset else base.get("mean")),
+        std=camkit_meta.parse_floats(args.std, "--std") if args.std else
+        (None if args.preset else base.get("std")),
+        resize=args.resize if policy_given else pre.get("resize"),
+        crop=camkit_meta.parse_hw(args.crop, "--crop") if args.crop else
+        (None if policy_given else pre.get("crop")),
+        size=camkit_meta.parse_hw(args.size, "--size") if args.size else
+        (None if policy_given else pre.get("size")))
+
+
+def _input_hw(args, base=None):
+    if args.input_size:
+        return camkit_meta.parse_hw(args.input_size, "--input-size")
+    if args.crop:
+        return camkit_meta.parse_hw(args.crop, "--crop")
+    if args.size:
+        return camkit_meta.parse_hw(args.size, "--size")
+    if args.preset:
+        return tuple(camkit_meta.PRESETS[args.preset].get("crop", (224, 224)))
+    if base and "input" in base:
+        return base["input"]["height"], base["input"]["width"]
+    return 224, 224
+
+
+def _log(msg):
+    print(msg, file=sys.stderr)
+
+
+def _meta_only(args):
+    path = args.meta_only
+    if not os.path.isfile(path):
+        raise InputError(f"{path} does not exist")
+    try:
+        base = camkit_meta.read_meta(path)
+        module = torch.jit.load(path, map_location="cpu")
+    except (RuntimeError, ValueError) as e:
+        raise InputError(f"cannot load {path} as TorchScript: {e}") from e
+    hw = _input_hw(args, base)
+    channels, k = infer_io(module, base, args.in_channels, hw)
+    arch = args.architecture or args.arch or (base or {}).get("architecture", "unknown")
+    meta = _meta_from_args(args, arch, channels, k, hw, base)
+    rewrite_meta(path, meta, _log)
+    print(f"wrote metadata to {path} ({arch}, {channels}x{hw[0]}x{hw[1]}, {k} classes)")
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if args.meta_only:
+            return _meta_only(args)
+        hw = _input_hw(args)
+        model = build_model(args.arch, args.num_classes, args.in_channels, seed=args.seed)
+        if args.weights:
+            load_weights(model, args.weights, args.arch, _log)
+        channels = get_module(model, first_conv_path(model, args.arch)).in_channels
+        gen = torch.Generator().manual_seed(args.seed)
+        example = torch.randn(1, channels, hw[0], hw[1], generator=gen)
+        with torch.no_grad():
+            k = int(first_tensor(model(example)).shape[-1])
+        meta = None
+        if not args.no_meta:
+            meta = _meta_from_args(args, args.architecture or args.arch, channels, k, hw)
+        err = export(model, args.out, meta, args.method, example, tol=args.tolerance, log=_log)
+    except (InputError, camkit_meta.MetaError) as e:
+        print(f"export_model.py: error: {e}", file=sys.stderr)
+        return 2
+    except ExportError as e:
+        print(f"export_model.py: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out} ({args.arch}, {args.method}, input 1x{channels}x{hw[0]}x{hw[1]}, "
+          f"{k} classes, max relative error {err:.3g})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -106,10 +106,14 @@ std::string bmp_problem(const unsigned char* d, std::size_t n) {
     height = static_cast<std::int32_t>(le32(d + 22));  // negative: rows stored top-down
     bpp = le16(d + 28);
     compression = le32(d + 30);
+  } else if (info_size > 0x7FFFFFFFu) {
+    return "cannot decode image (bad BMP header size)";
   } else {
     return {};
   }
-  const bool uncompressed = compression == 0 || compression == 3 || compression == 6;
+  // OpenCV 4.6 asserts (and prints) on anything past BI_BITFIELDS: JPEG/PNG-in-BMP, alpha masks.
+  if (compression > 3) return "unsupported BMP compression (" + std::to_string(compression) + ")";
+  const bool uncompressed = compression == 0 || compression == 3;  // not RLE8/RLE4
   if (!uncompressed || width <= 0 || height == 0 || bpp == 0 || bpp > 32) return {};
   const std::uint64_t stride = (static_cast<std::uint64_t>(width) * bpp + 31) / 32 * 4;
   const std::uint64_t rows = static_cast<std::uint64_t>(height < 0 ? -height : height);

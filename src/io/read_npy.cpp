@@ -86,14 +86,20 @@ Layout choose_layout(const std::string& path, const std::vector<std::uint64_t>& 
   Layout l;
   std::uint64_t h = 0, w = 0, c = 0;
   if (s.size() == 2) {
-    h = s[0], w = s[1], c = 1;
+    h = s[0];
+    w = s[1];
+    c = 1;
   } else if (s.size() == 3 && is_channel_count(s[0])) {
     // Leading channels win when both ends could be channels, e.g. (3, 5, 3): CHW is what a
     // PyTorch tensor saved with .numpy() has, and that is this tool's main source of arrays.
-    c = s[0], h = s[1], w = s[2];
+    c = s[0];
+    h = s[1];
+    w = s[2];
     l.planar = true;
   } else if (s.size() == 3 && is_channel_count(s[2])) {
-    h = s[0], w = s[1], c = s[2];
+    h = s[0];
+    w = s[1];
+    c = s[2];
   } else {
     throw io::input_error(path, "unsupported shape " + shape_text +
                                     " (expected (H, W), (C, H, W) or (H, W, C) with C 1 or 3, "

@@ -180,23 +180,48 @@ Flow follow(Value* v) {
   return f;
 }
 
-// Whether the logits reach the model's output through identity-like ops, tuples/lists and a
-// final activation only. On failure `why` names the op in the way.
+// Whether the logits reach the model's output through identity-like ops, a final activation and
+// tuples (followed element by element: packed by TupleConstruct, unpacked by TupleUnpack or
+// TupleIndex). On failure `why` names the op in the way.
 bool reaches_output_linearly(Value* logits, std::string* why) {
-  std::vector<Value*> todo{logits};
+  struct Item {
+    Value* value;
+    std::vector<size_t> path;  // tuple indices from the outermost tuple down to the logits
+  };
+  std::vector<Item> todo{{logits, {}}};
   bool reached = false;
   while (!todo.empty()) {
-    Value* cur = todo.back();
+    Item cur = todo.back();
     todo.pop_back();
-    for (const torch::jit::Use& use : cur->uses()) {
+    for (const torch::jit::Use& use : cur.value->uses()) {
       Node* user = use.user;
+      const bool in_tuple = !cur.path.empty();
       if (user->kind() == prim::Return) {
         reached = true;
       } else if (is_shape_query(user)) {
         continue;
-      } else if ((is_identity_like(user) && use.offset == 0) || is_output_activation(user) ||
-                 user->kind() == prim::TupleConstruct || user->kind() == prim::ListConstruct) {
-        todo.push_back(user->output());
+      } else if (user->kind() == prim::TupleConstruct || user->kind() == prim::ListConstruct) {
+        Item next{user->output(), cur.path};
+        next.path.push_back(use.offset);
+        todo.push_back(next);
+      } else if (in_tuple && user->kind() == prim::TupleUnpack) {
+        Item next{user->output(cur.path.back()), cur.path};
+        next.path.pop_back();
+        todo.push_back(next);
+      } else if (in_tuple && (user->kind() == prim::TupleIndex ||
+                              user->kind() == aten::__getitem__)) {
+        auto index = constant_of(user->input(1));
+        if (!index || !index->isInt()) {
+          *why = user->kind().toQualString();
+          return false;
+        }
+        if (static_cast<size_t>(index->toInt()) != cur.path.back()) continue;  // another element
+        Item next{user->output(), cur.path};
+        next.path.pop_back();
+        todo.push_back(next);
+      } else if (!in_tuple &&
+                 ((is_identity_like(user) && use.offset == 0) || is_output_activation(user))) {
+        todo.push_back({user->output(), cur.path});
       } else {
         *why = user->kind().toQualString();
         return false;

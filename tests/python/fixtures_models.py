@@ -49,55 +49,51 @@ def backbone(c_in=3, width=32, final_relu=True):
     return nn.Sequential(*layers)
 
 
-class GapFlattenLinear(nn.Module):
-    """F.adaptive_avg_pool2d(x, 1) -> torch.flatten -> nn.Linear."""
+class _Custom(nn.Module):
+    """backbone() as `features`, plus an nn.Linear `fc` (C -> K) and/or raw parameters
+    `<params>weight` [K, C] and `<params>bias` [K]; subclasses only write the head."""
 
-    def __init__(self, k=5, c=32):
+    def __init__(self, k=5, c=32, final_relu=True, fc=True, fc_bias=True, params=None):
         super().__init__()
-        self.features = backbone(width=c)
-        self.fc = nn.Linear(c, k)
+        self.features = backbone(width=c, final_relu=final_relu)
+        if fc:
+            self.fc = nn.Linear(c, k, bias=fc_bias)
+        if params is not None:
+            setattr(self, f"{params}weight", nn.Parameter(torch.randn(k, c) * 0.2))
+            setattr(self, f"{params}bias", nn.Parameter(torch.randn(k) * 0.2))
+
+
+class GapFlattenLinear(_Custom):
+    """F.adaptive_avg_pool2d(x, 1) -> torch.flatten -> nn.Linear."""
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), 1)
         return self.fc(torch.flatten(x, 1))
 
 
-class MeanFLinear(nn.Module):
+class MeanFLinear(_Custom):
     """x.mean((2, 3)) -> F.linear with parameters owned by the top module."""
 
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.head_weight = nn.Parameter(torch.randn(k, c) * 0.2)
-        self.head_bias = nn.Parameter(torch.randn(k) * 0.2)
+    def __init__(self):
+        super().__init__(fc=False, params="head_")
 
     def forward(self, x):
         x = self.features(x).mean((2, 3))
         return F.linear(x, self.head_weight, self.head_bias)
 
 
-class MeanKeepdimView(nn.Module):
+class MeanKeepdimView(_Custom):
     """x.mean(dim=[-2, -1], keepdim=True) -> view(N, -1) -> nn.Linear."""
-
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.fc = nn.Linear(c, k)
 
     def forward(self, x):
         x = self.features(x).mean(dim=[-2, -1], keepdim=True)
         return self.fc(x.view(x.size(0), -1))
 
 
-class AvgPoolWhole(nn.Module):
+class AvgPoolWhole(_Custom):
     """F.avg_pool2d(x, kernel_size=int(x.shape[-1])) on a square map -> flatten -> nn.Linear.
     (x.shape[-1] is a tensor while tracing, which avg_pool2d rejects; int() makes the kernel
     a constant of the trace, as in code that writes F.avg_pool2d(x, 7).)"""
-
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.fc = nn.Linear(c, k)
 
     def forward(self, x):
         x = self.features(x)
@@ -105,14 +101,9 @@ class AvgPoolWhole(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-class AvgPoolSize(nn.Module):
+class AvgPoolSize(_Custom):
     """F.avg_pool2d(x, x.size()[2:]) -> flatten -> nn.Linear: the kernel is computed from the
     map's size at run time (aten::size -> aten::Int in the traced graph, List[int] scripted)."""
-
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.fc = nn.Linear(c, k)
 
     def forward(self, x):
         x = self.features(x)
@@ -120,81 +111,68 @@ class AvgPoolSize(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-class AddmmHead(nn.Module):
+class AddmmHead(_Custom):
     """adaptive_avg_pool2d(x, (1, 1)).flatten(1) -> torch.addmm(b, x, W.t())."""
 
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.weight = nn.Parameter(torch.randn(k, c) * 0.2)
-        self.bias = nn.Parameter(torch.randn(k) * 0.2)
+    def __init__(self):
+        super().__init__(fc=False, params="")
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), (1, 1)).flatten(1)
         return torch.addmm(self.bias, x, self.weight.t())
 
 
-class MatmulHead(nn.Module):
+class MatmulHead(_Custom):
     """x.mean((2, 3)) @ W.t() + b."""
 
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.weight = nn.Parameter(torch.randn(k, c) * 0.2)
-        self.bias = nn.Parameter(torch.randn(k) * 0.2)
+    def __init__(self):
+        super().__init__(fc=False, params="")
 
     def forward(self, x):
         x = self.features(x).mean((2, 3))
         return x @ self.weight.t() + self.bias
 
 
-class DropoutHead(nn.Module):
+class DropoutHead(_Custom):
     """nn.AdaptiveAvgPool2d(1) -> flatten -> nn.Dropout (identity in eval) -> nn.Linear."""
 
-    def __init__(self, k=5, c=32):
+    def __init__(self):
         super().__init__()
-        self.features = backbone(width=c)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(0.5)
-        self.fc = nn.Linear(c, k)
 
     def forward(self, x):
         x = torch.flatten(self.pool(self.features(x)), 1)
         return self.fc(self.drop(x))
 
 
-class NoBiasHead(nn.Module):
+class NoBiasHead(_Custom):
     """adaptive_avg_pool2d -> flatten -> nn.Linear(bias=False)."""
 
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
-        self.fc = nn.Linear(c, k, bias=False)
+    def __init__(self):
+        super().__init__(fc_bias=False)
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), 1)
         return self.fc(torch.flatten(x, 1))
 
 
-class GapReluLinear(nn.Module):
+class GapReluLinear(_Custom):
     """Negative: pool -> ReLU -> Linear (features can be negative, so the ReLU matters)."""
 
-    def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c, final_relu=False)
-        self.fc = nn.Linear(c, k)
+    def __init__(self):
+        super().__init__(final_relu=False)
 
     def forward(self, x):
         x = torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1)
         return self.fc(F.relu(x))
 
 
-class GapLinearLinear(nn.Module):
+class GapLinearLinear(_Custom):
     """Negative: pool -> Linear -> Linear (two layers after the pool)."""
 
     def __init__(self, k=5, c=32):
-        super().__init__()
-        self.features = backbone(width=c)
+        super().__init__(fc=False)
         self.fc1 = nn.Linear(c, 16)
         self.fc2 = nn.Linear(16, k)
 
@@ -203,12 +181,11 @@ class GapLinearLinear(nn.Module):
         return self.fc2(self.fc1(x))
 
 
-class NoPool(nn.Module):
+class NoPool(_Custom):
     """Negative: flatten -> Linear over every position (no global pooling)."""
 
     def __init__(self, k=5, c=32, hw=4):
-        super().__init__()
-        self.features = backbone(width=c)
+        super().__init__(fc=False)
         self.fc = nn.Linear(c * hw * hw, k)
 
     def forward(self, x):
@@ -313,7 +290,7 @@ SPECS = [
          channels=1),
     _custom(GapFlattenLinear, BOTH, (64, 80), "positive", "fc", "fc.weight", "fc.bias",
             "features -> aten::adaptive_avg_pool2d(x, 1) -> flatten -> fc"),
-    _custom(MeanFLinear, BOTH, (64, 80), "positive", None, "head_weight", "head_bias",
+    _custom(MeanFLinear, BOTH, (64, 80), "positive", "", "head_weight", "head_bias",
             "features -> mean((2,3)) -> F.linear(x, head_weight, head_bias)"),
     _custom(MeanKeepdimView, BOTH, (64, 80), "positive", "fc", "fc.weight", "fc.bias",
             "features -> mean(dim=[-2,-1], keepdim=True) -> view(N,-1) -> fc"),
@@ -323,9 +300,9 @@ SPECS = [
     _custom(AvgPoolSize, BOTH, (64, 80), "positive", "fc", "fc.weight", "fc.bias",
             "features -> avg_pool2d(kernel_size=x.size()[2:]) (whole 8x10 map, kernel from "
             "aten::size) -> flatten -> fc"),
-    _custom(AddmmHead, BOTH, (64, 80), "positive", None, "weight", "bias",
+    _custom(AddmmHead, BOTH, (64, 80), "positive", "", "weight", "bias",
             "features -> adaptive_avg_pool2d((1,1)).flatten(1) -> addmm(bias, x, weight.t())"),
-    _custom(MatmulHead, BOTH, (64, 80), "positive", None, "weight", "bias",
+    _custom(MatmulHead, BOTH, (64, 80), "positive", "", "weight", "bias",
             "features -> mean((2,3)) -> matmul(x, weight.t()) + bias"),
     _custom(DropoutHead, BOTH, (64, 80), "positive", "fc", "fc.weight", "fc.bias",
             "features -> pool (AdaptiveAvgPool2d(1)) -> flatten -> drop (Dropout) -> fc"),
@@ -399,6 +376,14 @@ def capture_features(model, spec, x):
     return logits, a
 
 
+def head_kind(spec):
+    """'linear' (pool, then one affine map), 'conv1x1' (a 1x1 conv classifier before the
+    pool: squeezenet), 'none' (negatives)."""
+    if spec["kind"] != "positive":
+        return "none"
+    return "conv1x1" if spec["arch"].startswith("squeezenet") else "linear"
+
+
 def head_params(model, spec, k):
     w = model.get_parameter(spec["classifier_weight"]).detach()
     if w.dim() == 4:  # squeezenet's 1x1 conv classifier
@@ -447,7 +432,8 @@ def make_model(spec, out_dir):
             "num_classes": k, "feature_layer": spec["feature_layer"],
             "feature_op": spec["feature_op"], "classifier": spec["classifier"],
             "classifier_weight": spec["classifier_weight"],
-            "classifier_bias": spec["classifier_bias"], "head": spec["head"],
+            "classifier_bias": spec["classifier_bias"], "head": head_kind(spec),
+            "head_ops": spec["head"],
             "output": spec["script_output"] if method == "script" else "tensor",
             "note": spec["note"], "torchscript_max_rel_err": err,
         }
@@ -538,6 +524,12 @@ def main(argv):
                         "(squeezenet): mean_hw(relu(cams[k] + bias[k])) == logits[k]",
             "feature_layer": "dotted module path whose output is the feature map; "
                              "feature_op is applied to it before pooling when not null",
+            "classifier": "dotted path of the module owning the classifier weight ('' = the "
+                          "top module, for heads written with F.linear/addmm/matmul on its "
+                          "own parameters); classifier_weight/_bias are parameter names",
+            "head": "linear: global pool then one affine map; conv1x1: 1x1 conv classifier "
+                    "then ReLU then global pool (squeezenet); none: negatives. head_ops "
+                    "describes the ops",
             "output": "tensor, or tuple[0] when the logits are element 0 of a tuple output",
         },
         "models": models,

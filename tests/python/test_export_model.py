@@ -358,8 +358,10 @@ def test_fixture_manifest_consistent():
         for f in m["files"].values():
             assert os.path.isfile(os.path.join(d, f)), f
         if m["kind"] != "positive":
-            assert m["reason"], m["name"]
+            assert m["reason"] and m["head"] == "none", m["name"]
             continue
+        assert isinstance(m["classifier"], str) and isinstance(m["feature_layer"], str)
+        assert m["head"] == ("conv1x1" if m["identity"] == "mean_relu" else "linear"), m["name"]
         load = lambda key: np.load(os.path.join(d, m["files"][key]))  # noqa: E731
         a, w, b, cams, logits = (load(k) for k in ("features", "weight", "bias", "cams",
                                                    "logits"))

@@ -92,6 +92,11 @@ struct LosslessCase {
   int type;
 };
 
+// Keeps CTest's discovered names stable: the default printer dumps the struct's bytes (a pointer).
+void PrintTo(const LosslessCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class ImageConversionLossless : public ::testing::TestWithParam<LosslessCase> {};
 
 TEST_P(ImageConversionLossless, DecodesEverySampleExactly) {
@@ -263,6 +268,16 @@ TEST(ImageValidation, TruncatedBmp) {
   const std::string full = encoded(".bmp", pattern(16, 16, CV_8UC3));
   write_bytes(path, full.substr(0, full.size() / 2));
   expect_input_error([&] { camkit::read_image(path); }, path, "truncated BMP");
+}
+
+// OpenCV 4.6 reads only BI_RGB, RLE and BI_BITFIELDS bitmaps.
+TEST(ImageValidation, UnsupportedBmpCompression) {
+  TempDir dir;
+  const std::string path = dir.file("jpeg_in.bmp");
+  std::string bytes = encoded(".bmp", pattern(4, 4, CV_8UC3));
+  bytes[30] = 4;  // biCompression = BI_JPEG
+  write_bytes(path, bytes);
+  expect_input_error([&] { camkit::read_image(path); }, path, "unsupported BMP compression (4)");
 }
 
 TEST(ImageValidation, TruncatedTiff) {

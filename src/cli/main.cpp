@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "camkit 0.1.0");
   Runner explain = add_explain(app);
   Runner info = add_info(app);
+  Runner eval = add_eval(app);
+  Runner report = add_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("explain")) return explain();
     if (app.got_subcommand("info")) return info();
+    if (app.got_subcommand("eval")) return eval();
+    if (app.got_subcommand("report")) return report();
   } catch (const camkit::Error& e) {
     diagnose(e.what());
     return static_cast<int>(e.code());

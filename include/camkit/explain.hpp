@@ -70,6 +70,22 @@ class Explainer {
   Model model_;
 };
 
+/// Where one explained class points to, in the model input and in the source image.
+struct Localization {
+  Map display;                   ///< display map at the model input's size (input pixels)
+  Region region;                 ///< the image region the model input covers (image pixels)
+  std::optional<Box> box;        ///< CAM-paper box in image pixels (integer edges), if any
+  double peak_x = 0, peak_y = 0;  ///< the display map's maximum, image pixels (pixel centre)
+};
+
+/// Display map (ReLU when `relu`, bilinear upsampling to the input size, min-max), the box of
+/// its largest component above `threshold` * max mapped back through crop and resize (edges
+/// rounded outwards, clamped to the image), and the map's peak.
+Localization localize(const Map& raw, const Prepared& input, float threshold, bool relu);
+
+/// The box of an already computed display map, mapped to image pixels.
+std::optional<Box> image_box(const Map& display, const InputGeometry& geometry, float threshold);
+
 /// "negative"/"positive" for a binary model's score (threshold 0.5), else the label.
 std::string decision_label(const Explanation& ex, const Model& model);
 

@@ -6,7 +6,7 @@ namespace camkit::cli {
 
 Runner add_eval(CLI::App& app) {
   app.add_subcommand("eval", "(not yet available)");
-  return [] { throw Error(ErrorCode::usage, "eval: not yet available"); };
+  return []() -> int { throw Error(ErrorCode::usage, "eval: not yet available"); };
 }
 
 }  // namespace camkit::cli

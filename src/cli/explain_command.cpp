@@ -84,16 +84,6 @@ struct Rendering {
   bool raw = false;
 };
 
-Box to_image_box(const Box& b, const InputGeometry& g) {
-  Box out{std::floor(g.to_image_x(b.x0)), std::floor(g.to_image_y(b.y0)),
-          std::ceil(g.to_image_x(b.x1)), std::ceil(g.to_image_y(b.y1))};
-  out.x0 = std::clamp(out.x0, 0.0, double(g.image_width));
-  out.x1 = std::clamp(out.x1, 0.0, double(g.image_width));
-  out.y0 = std::clamp(out.y0, 0.0, double(g.image_height));
-  out.y1 = std::clamp(out.y1, 0.0, double(g.image_height));
-  return out;
-}
-
 nlohmann::json prediction_json(const Prediction& p) {
   return {{"class", p.class_index},
           {"label", p.label.empty() ? nlohmann::json() : nlohmann::json(p.label)},
@@ -124,18 +114,15 @@ nlohmann::json write_outputs(const InputFile& in, const Image& image, const Prep
   rec["predictions"] = nlohmann::json::array();
   for (const Prediction& p : ex.predictions) rec["predictions"].push_back(prediction_json(p));
   const Rgb8 base = to_rgb8(image, image.channels == 1 ? r.image_colormap : std::nullopt);
-  const InputGeometry& g = prepared.geometry;
-  const Region region{g.to_image_x(0), g.to_image_y(0), g.to_image_x(prepared.width),
-                      g.to_image_y(prepared.height)};
   rec["explanations"] = nlohmann::json::array();
   for (const ClassMap& cm : ex.maps) {
     nlohmann::json e = prediction_json(cm.prediction);
     const std::string name = stem + "." + std::to_string(cm.prediction.class_index);
     // CAM's paper normalises the raw map without a ReLU (min-max over the class map).
-    const Map display = display_map(cm.raw, prepared.height, prepared.width, false);
-    const std::optional<Box> box = largest_component_box(display, r.box_threshold);
-    std::optional<Box> image_box;
-    if (box) image_box = to_image_box(*box, g);
+    const Localization loc = localize(cm.raw, prepared, r.box_threshold, false);
+    const std::optional<Box>& image_box = loc.box;
+    const Map& display = loc.display;
+    const Region& region = loc.region;
     Rgb8 picture = overlay(base, display, region, r.colormap, r.alpha);
     if (r.draw_box && image_box) {
       const std::uint8_t white[3] = {255, 255, 255};

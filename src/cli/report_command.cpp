@@ -6,7 +6,7 @@ namespace camkit::cli {
 
 Runner add_report(CLI::App& app) {
   app.add_subcommand("report", "(not yet available)");
-  return [] { throw Error(ErrorCode::usage, "report: not yet available"); };
+  return []() -> int { throw Error(ErrorCode::usage, "report: not yet available"); };
 }
 
 }  // namespace camkit::cli

@@ -172,15 +172,15 @@ int run_explain(const ExplainArgs& a) {
   const Model model = Model::load(a.model, mo);
   const Explainer explainer(model);
   const Preprocess pre = build_preprocess(a, model);
-  if (!pre.normalises())
-    diagnose(
-        "note: no normalisation is applied (the model embeds no mean/std; use --preset, "
-        "--mean/--std)");
   for (int c : a.classes)
     if (c < 0 || c >= model.num_classes())
       throw Error(ErrorCode::usage, "--class " + std::to_string(c) +
                                         ": out of range (the model has " +
                                         std::to_string(model.num_classes()) + " classes)");
+  if (!pre.normalises())
+    diagnose(
+        "note: no normalisation is applied (the model embeds no mean/std; use --preset, "
+        "--mean/--std)");
   ExplainOptions eo;
   eo.top_k = a.top_k;
   eo.classes = a.classes;

@@ -72,9 +72,9 @@ class Explainer {
 
 /// Where one explained class points to, in the model input and in the source image.
 struct Localization {
-  Map display;                   ///< display map at the model input's size (input pixels)
-  Region region;                 ///< the image region the model input covers (image pixels)
-  std::optional<Box> box;        ///< CAM-paper box in image pixels (integer edges), if any
+  Map display;                    ///< display map at the model input's size (input pixels)
+  Region region;                  ///< the image region the model input covers (image pixels)
+  std::optional<Box> box;         ///< CAM-paper box in image pixels (integer edges), if any
   double peak_x = 0, peak_y = 0;  ///< the display map's maximum, image pixels (pixel centre)
 };
 

@@ -27,6 +27,10 @@ struct ModelOptions {
   /// optimize_for_inference: conv-BN folding, oneDNN layouts). Maps equal the plain graph's
   /// within 1e-4 relative; off, the graph runs as loaded.
   bool optimize = true;
+  /// Run one forward pass at load to check the head numerically and learn the feature map's
+  /// size (HeadInfo::feature_height/width). Heads that need it are always probed; linear heads
+  /// are otherwise checked on every batch.
+  bool probe = false;
   /// Intra-op threads for LibTorch; 0 leaves the process-wide setting alone.
   /// Note: LibTorch's thread count is process-wide, not per model.
   int threads = 0;

@@ -121,6 +121,7 @@ Runner add_info(CLI::App& app) {
     opt.layer = args->layer;
     opt.device = args->device;
     opt.optimize = false;
+    opt.probe = true;
     const Model model = Model::load(args->model, opt);
     if (args->json)
       std::cout << info_json(model).dump() << std::endl;

@@ -120,8 +120,7 @@ std::pair<std::string, std::vector<std::string>> describe_value(torch::jit::Grap
     // Not a module's output: step over an element-wise op applied outside any module.
     Node* n = v->node();
     // Scripted F.relu(x, inplace=...) is an If choosing relu_ or relu: name the op inside.
-    if (n->kind() == c10::prim::If && !n->blocks().empty() &&
-        !n->blocks()[0]->outputs().empty()) {
+    if (n->kind() == c10::prim::If && !n->blocks().empty() && !n->blocks()[0]->outputs().empty()) {
       Node* inner = n->blocks()[0]->outputs()[0]->node();
       if (inner->owningBlock() == n->blocks()[0] && !inner->inputs().empty()) n = inner;
     }

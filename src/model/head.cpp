@@ -208,8 +208,8 @@ bool reaches_output_linearly(Value* logits, std::string* why) {
         Item next{user->output(cur.path.back()), cur.path};
         next.path.pop_back();
         todo.push_back(next);
-      } else if (in_tuple && (user->kind() == prim::TupleIndex ||
-                              user->kind() == aten::__getitem__)) {
+      } else if (in_tuple &&
+                 (user->kind() == prim::TupleIndex || user->kind() == aten::__getitem__)) {
         auto index = constant_of(user->input(1));
         if (!index || !index->isInt()) {
           *why = user->kind().toQualString();

@@ -58,15 +58,31 @@ int input_channels_of(torch::jit::Graph& graph, const torch::jit::Module& module
   return 0;
 }
 
-// Makes `fn` (inlined, analysed) return (logits, features) instead of the model's output.
-void retarget_outputs(torch::jit::GraphFunction& fn, torch::jit::Value* logits,
+// Makes the inlined, analysed graph return (logits, features) instead of the model's output.
+void retarget_outputs(torch::jit::Graph& graph, torch::jit::Value* logits,
                       torch::jit::Value* features) {
-  auto graph = fn.graph();
-  while (!graph->outputs().empty()) graph->eraseOutput(0);
-  torch::jit::Node* tuple = graph->insertNode(graph->createTuple({logits, features}));
-  graph->registerOutput(tuple->output());
-  torch::jit::EliminateDeadCode(graph);
-  fn.setSchema(fn.getSchema().cloneWithReturns({c10::Argument("", tuple->output()->type())}));
+  while (!graph.outputs().empty()) graph.eraseOutput(0);
+  torch::jit::Node* tuple = graph.insertNode(graph.createTuple({logits, features}));
+  graph.registerOutput(tuple->output());
+}
+
+// The tapped graph as a method of the model, frozen (weights become constants) and optimised
+// for inference (conv-BN folding, oneDNN layouts); nullopt when the graph does not freeze.
+std::optional<torch::jit::Module> freeze_tapped(torch::jit::Module& module,
+                                                const std::shared_ptr<torch::jit::Graph>& g) {
+  try {
+    const auto type = module.type();
+    const std::string method = Model::Impl::kTappedMethod;
+    if (type->findMethod(method)) type->unsafeRemoveMethod(method);
+    auto cu = module._ivalue()->compilation_unit();
+    torch::jit::Function* fn =
+        cu->create_function(c10::QualifiedName(*type->name(), method), g->copy(), true);
+    type->addMethod(fn);
+    torch::jit::Module frozen = torch::jit::freeze(module, std::vector<std::string>{method});
+    return torch::jit::optimize_for_inference(frozen, {method});
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // The identity mean(M_c) + b_c = y_c on a seeded random input: proves the head found in the
@@ -113,10 +129,17 @@ void verify_head(Model::Impl& m, const Preprocess& pre) {
 }  // namespace
 
 std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) const {
-  // forward() of a loaded Module is const-safe to call from several threads.
-  auto& mod = const_cast<torch::jit::Module&>(tapped);
-  auto out = mod.forward({batch.to(device)}).toTuple();
-  return {out->elements()[0].toTensor(), out->elements()[1].toTensor()};
+  // Running a loaded graph is safe from several threads at once; nothing here mutates state.
+  c10::IValue out;
+  if (frozen) {
+    out = const_cast<torch::jit::Module&>(*frozen).get_method(kTappedMethod)({batch.to(device)});
+  } else {
+    std::vector<c10::IValue> stack{module._ivalue(), batch.to(device)};
+    tapped->run(stack);
+    out = stack.front();
+  }
+  const auto tuple = out.toTuple();
+  return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
 }
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
@@ -148,17 +171,15 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   if (!impl->module.find_method("forward"))
     throw Error(ErrorCode::model, path + ": the model has no forward method");
 
-  // Analyse an inlined copy of forward in a clone whose forward is then retargeted.
-  torch::jit::Module clone = impl->module.clone();
-  clone.eval();
-  auto& fn = torch::jit::toGraphFunction(clone.get_method("forward").function());
-  auto graph = fn.graph();
+  // Analyse an inlined copy of forward; the copy is then retargeted to return the features.
+  auto graph =
+      torch::jit::toGraphFunction(impl->module.get_method("forward").function()).graph()->copy();
   torch::jit::Inline(*graph);
 
   impl->input = impl->metadata.input;
-  if (impl->input.channels == 0) impl->input.channels = input_channels_of(*graph, clone);
+  if (impl->input.channels == 0) impl->input.channels = input_channels_of(*graph, impl->module);
 
-  GraphHead gh = detail::find_cam_head(*graph, clone);
+  GraphHead gh = detail::find_cam_head(*graph, impl->module);
   HeadInfo& head = impl->head;
   head.found = gh.found;
   head.reason = gh.reason;
@@ -188,24 +209,27 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     impl->bias = gh.bias.defined() ? gh.bias.to(impl->device, at::kFloat).contiguous()
                                    : at::zeros({gh.weight.size(0)}, impl->weight.options());
 
-    retarget_outputs(fn, gh.logits, gh.features);
-    if (options.optimize) {
-      try {
-        impl->tapped = torch::jit::optimize_for_inference(clone);
-      } catch (const std::exception&) {
-        impl->tapped = clone;  // some graphs do not freeze; they still run as loaded
+    retarget_outputs(*graph, gh.logits, gh.features);
+    torch::jit::EliminateDeadCode(graph);
+    impl->tapped = std::make_shared<torch::jit::GraphFunction>("camkit_tapped", graph, nullptr);
+    if (options.optimize) impl->frozen = freeze_tapped(impl->module, graph);
+    // Linear heads are checked on every batch (CAM identity); heads whose check needs the whole
+    // map stack, a pooling whose extent is only known at run time, or a --layer whose channels
+    // must fit the classifier, are checked once here.
+    if (options.probe || !options.layer.empty() || head.kind == "conv1x1" ||
+        head.pooling == "aten::avg_pool2d") {
+      Preprocess probe = impl->metadata.preprocess.value_or(Preprocess{});
+      probe.channels = impl->input.channels;
+      if (impl->input.height > 0 && probe.input_height() == 0) {
+        probe.size_height = impl->input.height;
+        probe.size_width = impl->input.width;
       }
-    } else {
-      impl->tapped = clone;
+      verify_head(*impl, probe);
     }
-    Preprocess probe = impl->metadata.preprocess.value_or(Preprocess{});
-    probe.channels = impl->input.channels;
-    if (impl->input.height > 0 && probe.input_height() == 0) {
-      probe.size_height = impl->input.height;
-      probe.size_width = impl->input.width;
+    if (!head.found) {
+      impl->tapped.reset();
+      impl->frozen.reset();
     }
-    verify_head(*impl, probe);
-    if (!head.found) impl->tapped = torch::jit::Module();
   }
   return Model(std::move(impl));
 }

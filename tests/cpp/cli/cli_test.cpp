@@ -23,8 +23,8 @@ struct Result {
 
 // Runs the camkit binary with `args` (shell-quoted by the caller), capturing stdout and stderr.
 Result camkit(const std::string& args) {
-  const fs::path err_file = fs::temp_directory_path() / ("camkit-cli-test-" +
-                                                          std::to_string(::getpid()) + ".err");
+  const fs::path err_file =
+      fs::temp_directory_path() / ("camkit-cli-test-" + std::to_string(::getpid()) + ".err");
   const std::string cmd = std::string(CAMKIT_CLI) + " " + args + " 2>" + err_file.string();
   Result r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
@@ -139,16 +139,16 @@ TEST_F(Cli, BadInputsAreReportedOnOneLineAndTheOthersComplete) {
   };
   write("in/nan.npy", npy("(8, 8)", 64, std::nanf("")));
   write("in/two_channels.npy", npy("(8, 8, 2)", 128, 0.5f));
-  const Result r = camkit("explain " + model(name) + " " + path("in/good.png") + " " +
-                          path("in/empty.png") + " " + path("in/corrupt.png") + " " +
-                          path("in/truncated.png") + " " + path("in/nan.npy") + " " +
-                          path("in/two_channels.npy") + " " + path("in/notes.txt") + " " +
-                          path("in/missing.png") + " -o " + path("out"));
+  const Result r =
+      camkit("explain " + model(name) + " " + path("in/good.png") + " " + path("in/empty.png") +
+             " " + path("in/corrupt.png") + " " + path("in/truncated.png") + " " +
+             path("in/nan.npy") + " " + path("in/two_channels.npy") + " " + path("in/notes.txt") +
+             " " + path("in/missing.png") + " -o " + path("out"));
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(fs::exists(path("out/good.json")));
   const auto errors = lines(r.err);
-  for (const char* f : {"empty.png", "corrupt.png", "truncated.png", "nan.npy",
-                        "two_channels.npy", "notes.txt", "missing.png"}) {
+  for (const char* f : {"empty.png", "corrupt.png", "truncated.png", "nan.npy", "two_channels.npy",
+                        "notes.txt", "missing.png"}) {
     int mentions = 0;
     for (const auto& line : errors)
       if (line.find(f) != std::string::npos) ++mentions;
@@ -178,8 +178,8 @@ TEST_F(Cli, UsageErrorsExitWith2) {
 TEST_F(Cli, ModelWithoutCamHeadExitsWith3AndSaysWhy) {
   write_png("in/a.png", 64, 64);
   for (const char* name : {"vgg11_traced", "mobilenet_v3_small_traced"}) {
-    const Result r = camkit("explain " + model(name) + " " + path("in/a.png") + " -o " +
-                            path("out"));
+    const Result r =
+        camkit("explain " + model(name) + " " + path("in/a.png") + " -o " + path("out"));
     EXPECT_EQ(r.code, 3) << r.err;
     EXPECT_NE(r.err.find("no CAM head"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("Grad-CAM"), std::string::npos) << r.err;

@@ -1,8 +1,9 @@
 // Explainer options, --layer overrides, metadata, and the library's usage example.
+#include "camkit/explain.hpp"
+
 #include <gtest/gtest.h>
 
 #include "camkit/error.hpp"
-#include "camkit/explain.hpp"
 #include "fixtures.hpp"
 
 namespace camkit::testing {
@@ -107,8 +108,8 @@ TEST(Layer, UnknownOrIncompatibleLayerIsAUsageError) {
 TEST(Metadata, EmbeddedMetadataGivesLabelsAndPreprocessing) {
   for (const auto& m : manifest_all()) {
     if (!m.contains("meta_file") && !(m.contains("meta") && m["files"].contains("model"))) continue;
-    const std::string file = models_dir() + (m.contains("meta_file") ? m["meta_file"] : m["file"])
-                                                .get<std::string>();
+    const std::string file =
+        models_dir() + (m.contains("meta_file") ? m["meta_file"] : m["file"]).get<std::string>();
     const Model model = Model::load(file);
     if (!model.metadata().present) continue;
     SCOPED_TRACE(file);
@@ -121,8 +122,8 @@ TEST(Metadata, EmbeddedMetadataGivesLabelsAndPreprocessing) {
 }
 
 TEST(Model, MissingOrCorruptFileIsAModelError) {
-  for (const std::string& path : {std::string("/nonexistent/model.pt"),
-                                 models_dir() + "manifest.json"}) {
+  for (const std::string& path :
+       {std::string("/nonexistent/model.pt"), models_dir() + "manifest.json"}) {
     try {
       Model::load(path);
       ADD_FAILURE() << path;

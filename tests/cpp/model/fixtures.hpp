@@ -5,10 +5,10 @@
 
 #include <cmath>
 #include <cstring>
-#include <iterator>
-#include <stdexcept>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,7 +18,9 @@
 
 namespace camkit::testing {
 
-inline std::string models_dir() { return std::string(CAMKIT_FIXTURES) + "/models/"; }
+inline std::string models_dir() {
+  return std::string(CAMKIT_FIXTURES) + "/models/";
+}
 
 inline nlohmann::json manifest() {
   std::ifstream in(models_dir() + "manifest.json");

@@ -99,9 +99,10 @@ TEST_P(NegativeModel, IsRefusedWithAReason) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, NegativeModel,
-                         ::testing::ValuesIn(manifest_models("negative")),
-                         [](const auto& info) { return info.param["name"].template get<std::string>(); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, NegativeModel, ::testing::ValuesIn(manifest_models("negative")),
+                         [](const auto& info) {
+                           return info.param["name"].template get<std::string>();
+                         });
 
 TEST(Manifest, CoversTheRequiredArchitectures) {
   std::set<std::string> archs;

@@ -1,0 +1,27 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CAMKIT := $(BUILD)/camkit
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	tools/install_deps.sh darknet chromium
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCAMKIT_WERROR=ON
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	tools/demo.sh $(CAMKIT) demo-out
+
+bench: build
+	$(BUILD)/bench/bench_explain
+
+clean:
+	rm -rf $(BUILD) demo-out camkit-out

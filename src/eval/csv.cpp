@@ -1,0 +1,156 @@
+// Boxes and labels CSV files for camkit eval.
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "camkit/error.hpp"
+#include "camkit/eval.hpp"
+
+namespace camkit {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(begin, &end);
+  if (end != begin + text.size() || errno == ERANGE || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+struct Line {
+  std::vector<std::string> fields;
+  std::string where;
+};
+
+// Every non-blank line of a CSV file, split; a UTF-8 BOM and CR line ends are dropped.
+std::vector<Line> read_csv(const std::string& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw Error(ErrorCode::usage, file + ": is a directory");
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    throw Error(ErrorCode::usage,
+                file + ": cannot read (" + std::string(std::strerror(errno)) + ")");
+  std::vector<Line> lines;
+  std::string text;
+  for (int number = 1; std::getline(in, text); ++number) {
+    if (number == 1 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (trim(text).empty()) continue;
+    const std::string where = file + ":" + std::to_string(number);
+    lines.push_back({split_csv_line(text, where), where});
+  }
+  return lines;
+}
+
+std::string folder_of(const std::string& file) {
+  return fs::absolute(fs::path(file)).parent_path().string();
+}
+
+}  // namespace
+
+std::string normalize_path(const std::string& path, const std::string& base) {
+  fs::path p(path);
+  if (p.is_relative()) p = (base.empty() ? fs::current_path() : fs::path(base)) / p;
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(p, ec);
+  if (ec) canonical = p;
+  return canonical.lexically_normal().string();
+}
+
+std::vector<std::string> split_csv_line(const std::string& line, const std::string& where) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false, was_quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c != '"') {
+        field += c;
+      } else if (i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else {
+        quoted = false;
+      }
+    } else if (c == '"' && trim(field).empty()) {
+      quoted = was_quoted = true;
+      field.clear();
+    } else if (c == ',') {
+      fields.push_back(was_quoted ? field : trim(field));
+      field.clear();
+      was_quoted = false;
+    } else if (!(was_quoted && (c == ' ' || c == '\t'))) {
+      field += c;
+    }
+  }
+  if (quoted) throw Error(ErrorCode::usage, where + ": unterminated quote");
+  fields.push_back(was_quoted ? field : trim(field));
+  return fields;
+}
+
+std::vector<BoxRow> read_boxes_csv(const std::string& file) {
+  const std::vector<Line> lines = read_csv(file);
+  const std::string base = folder_of(file);
+  std::vector<BoxRow> rows;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Line& line = lines[i];
+    const auto& f = line.fields;
+    if (f.size() != 5 && f.size() != 6)
+      throw Error(ErrorCode::usage, line.where + ": expected path,x0,y0,x1,y1[,class], got " +
+                                        std::to_string(f.size()) + " fields");
+    double v[4];
+    int numeric = 0;
+    for (int k = 0; k < 4; ++k) {
+      const std::optional<double> x = parse_number(f[k + 1]);
+      numeric += x.has_value();
+      v[k] = x.value_or(0);
+    }
+    if (i == 0 && numeric == 0) continue;  // header
+    if (numeric != 4) {
+      throw Error(ErrorCode::usage, line.where + ": coordinates must be finite numbers");
+    }
+    if (f[0].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
+    if (!(v[2] > v[0]) || !(v[3] > v[1]))
+      throw Error(ErrorCode::usage, line.where + ": empty box (needs x0 < x1 and y0 < y1)");
+    BoxRow row;
+    row.path = normalize_path(f[0], base);
+    row.box = {v[0], v[1], v[2], v[3]};
+    if (f.size() == 6) row.cls = f[5];
+    row.where = line.where;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<LabelRow> read_labels_csv(const std::string& file) {
+  const std::vector<Line> lines = read_csv(file);
+  const std::string base = folder_of(file);
+  std::vector<LabelRow> rows;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Line& line = lines[i];
+    const auto& f = line.fields;
+    if (f.size() != 2)
+      throw Error(ErrorCode::usage, line.where + ": expected path,class, got " +
+                                        std::to_string(f.size()) + " fields");
+    if (i == 0 && f[0] == "path" && (f[1] == "class" || f[1] == "label")) continue;
+    if (f[0].empty() || f[1].empty())
+      throw Error(ErrorCode::usage, line.where + ": empty path or class");
+    rows.push_back({normalize_path(f[0], base), f[1], line.where});
+  }
+  return rows;
+}
+
+}  // namespace camkit

@@ -1,0 +1,157 @@
+// Localisation and classification metrics of camkit eval (definitions: docs/eval.md).
+#include <algorithm>
+#include <cmath>
+
+#include "camkit/error.hpp"
+#include "camkit/eval.hpp"
+
+namespace camkit {
+namespace {
+
+double area(const Box& b) {
+  return std::max(0.0, b.x1 - b.x0) * std::max(0.0, b.y1 - b.y0);
+}
+
+Rate rate(double numerator, int denominator) {
+  if (denominator <= 0) return std::nullopt;
+  return numerator / denominator;
+}
+
+bool contains(const std::vector<int>& v, int c) {
+  return std::find(v.begin(), v.end(), c) != v.end();
+}
+
+// First and last pixel index whose centre lies in [lo, hi).
+std::pair<long, long> covered_pixels(double lo, double hi) {
+  return {static_cast<long>(std::ceil(lo - 0.5)), static_cast<long>(std::ceil(hi - 0.5)) - 1};
+}
+
+}  // namespace
+
+double box_iou(const Box& a, const Box& b) {
+  const double iw = std::min(a.x1, b.x1) - std::max(a.x0, b.x0);
+  const double ih = std::min(a.y1, b.y1) - std::max(a.y0, b.y0);
+  if (iw <= 0 || ih <= 0) return 0;
+  const double inter = iw * ih;
+  const double uni = area(a) + area(b) - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+
+double best_iou(const Box& box, const std::vector<Box>& truth) {
+  double best = 0;
+  for (const Box& t : truth) best = std::max(best, box_iou(box, t));
+  return best;
+}
+
+bool pointing_hit(double peak_x, double peak_y, const std::vector<Box>& truth, double tolerance) {
+  const long px = static_cast<long>(std::floor(peak_x));
+  const long py = static_cast<long>(std::floor(peak_y));
+  for (const Box& b : truth) {
+    const auto [x0, x1] = covered_pixels(b.x0, b.x1);
+    const auto [y0, y1] = covered_pixels(b.y0, b.y1);
+    if (x0 > x1 || y0 > y1) continue;  // covers no pixel centre
+    const double dx = static_cast<double>(std::max({x0 - px, 0L, px - x1}));
+    const double dy = static_cast<double>(std::max({y0 - py, 0L, py - y1}));
+    // TorchRay accepts distance^2 < tolerance^2; the peak's own pixel always counts, so a
+    // tolerance of 0 means "inside the box".
+    if ((dx == 0 && dy == 0) || dx * dx + dy * dy < tolerance * tolerance) return true;
+  }
+  return false;
+}
+
+Evaluation::Evaluation(EvalOptions options) : options_(std::move(options)) {
+  if (options_.thresholds.empty())
+    throw Error(ErrorCode::usage, "eval: at least one box threshold is needed");
+  for (float t : options_.thresholds)
+    if (!(t >= 0 && t <= 1)) throw Error(ErrorCode::usage, "box thresholds must be in [0, 1]");
+  if (options_.top_k < 1) throw Error(ErrorCode::usage, "top-k must be at least 1");
+  if (!(options_.pointing_tolerance >= 0))
+    throw Error(ErrorCode::usage, "the pointing tolerance must be >= 0");
+  if (!(options_.iou_threshold > 0 && options_.iou_threshold <= 1))
+    throw Error(ErrorCode::usage, "the IoU threshold must be in (0, 1]");
+  sums_.options = options_;
+  for (float t : options_.thresholds) {
+    ThresholdMetrics row;
+    row.threshold = t;
+    sums_.rows.push_back(row);
+  }
+}
+
+void Evaluation::add(const ImageRecord& r) {
+  const size_t n = options_.thresholds.size();
+  for (const ClassTrial& trial : r.trials)
+    if (trial.boxes.size() != n)
+      throw Error(ErrorCode::usage, "eval: a trial needs one box per threshold");
+  const size_t k = std::min(r.predicted.size(), static_cast<size_t>(options_.top_k));
+  const bool top1_right = !r.predicted.empty() && contains(r.labels, r.predicted[0]);
+  bool topk_right = false;
+  for (size_t j = 0; j < k; ++j) topk_right = topk_right || contains(r.labels, r.predicted[j]);
+  ++sums_.images;
+  sums_.top1_cls_correct += top1_right;
+  sums_.topk_cls_correct += topk_right;
+  if (r.trials.empty()) return;
+  ++sums_.loc_images;
+
+  auto trial_of = [&](int c) -> const ClassTrial* {
+    for (const ClassTrial& t : r.trials)
+      if (t.class_index == c) return &t;
+    return nullptr;
+  };
+  auto localised = [&](const ClassTrial* t, size_t i) {
+    return t && t->boxes[i] && best_iou(*t->boxes[i], t->truth) >= options_.iou_threshold;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    ThresholdMetrics& row = sums_.rows[i];
+    bool topk_loc = false;
+    for (size_t j = 0; j < k; ++j)
+      if (contains(r.labels, r.predicted[j]) && localised(trial_of(r.predicted[j]), i)) {
+        topk_loc = true;
+        if (j == 0) ++row.top1_loc_correct;
+        break;
+      }
+    row.topk_loc_correct += topk_loc;
+    for (const ClassTrial& t : r.trials) {
+      row.gt_known_correct += localised(&t, i);
+      if (t.boxes[i]) row.iou_sum += best_iou(*t.boxes[i], t.truth);
+    }
+  }
+  for (const ClassTrial& t : r.trials) {
+    const bool hit = pointing_hit(t.peak_x, t.peak_y, t.truth, options_.pointing_tolerance);
+    ++sums_.trials;
+    sums_.pointing_hits += hit;
+    auto& [hits, trials] = pointing_by_class_[t.class_index];
+    hits += hit;
+    ++trials;
+  }
+}
+
+EvalReport Evaluation::report() const {
+  EvalReport r = sums_;
+  r.top1_cls = rate(r.top1_cls_correct, r.images);
+  r.topk_cls = rate(r.topk_cls_correct, r.images);
+  r.pointing_overall = rate(r.pointing_hits, r.trials);
+  double class_sum = 0;
+  for (const auto& entry : pointing_by_class_)
+    class_sum += static_cast<double>(entry.second.first) / entry.second.second;
+  r.pointing_classes = static_cast<int>(pointing_by_class_.size());
+  r.pointing = rate(class_sum, r.pointing_classes);
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    ThresholdMetrics& row = r.rows[i];
+    row.top1_loc = rate(row.top1_loc_correct, r.loc_images);
+    row.topk_loc = rate(row.topk_loc_correct, r.loc_images);
+    row.gt_known_loc = rate(row.gt_known_correct, r.trials);
+    row.mean_iou = rate(row.iou_sum, r.trials);
+    if (r.trials == 0) continue;
+    if (!r.best) {
+      r.best = i;
+      continue;
+    }
+    const ThresholdMetrics& b = r.rows[*r.best];
+    if (row.gt_known_correct > b.gt_known_correct ||
+        (row.gt_known_correct == b.gt_known_correct && row.iou_sum > b.iou_sum))
+      r.best = i;
+  }
+  return r;
+}
+
+}  // namespace camkit

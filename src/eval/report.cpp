@@ -1,0 +1,105 @@
+// The printed forms of an EvalReport: a table for people, one JSON object for programs.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "camkit/eval.hpp"
+
+namespace camkit {
+namespace {
+
+std::string percent(const Rate& r) {
+  if (!r) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100 * *r);
+  return buf;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string cell(const std::string& s, size_t width) {
+  return std::string(width > s.size() ? width - s.size() : 0, ' ') + s;
+}
+
+nlohmann::json value(const Rate& r) {
+  return r ? nlohmann::json(*r) : nlohmann::json();
+}
+
+// The threshold as written on the command line (0.2, not 0.200000003).
+double exact(float t) {
+  return std::stod(fixed(t, 6));
+}
+
+}  // namespace
+
+std::string format_table(const EvalReport& r) {
+  const bool topk = r.options.top_k > 1;
+  const std::string k = std::to_string(r.options.top_k);
+  std::vector<std::string> head{"threshold", "n", "top1-cls", "top1-loc"};
+  if (topk) head.insert(head.end(), {"top" + k + "-cls", "top" + k + "-loc"});
+  head.insert(head.end(), {"gt-known-loc", "mIoU", "pointing"});
+  std::vector<std::vector<std::string>> rows{head};
+  for (const ThresholdMetrics& m : r.rows) {
+    std::vector<std::string> row{fixed(m.threshold, 2), std::to_string(r.images),
+                                 percent(r.top1_cls), percent(m.top1_loc)};
+    if (topk) row.insert(row.end(), {percent(r.topk_cls), percent(m.topk_loc)});
+    row.insert(row.end(), {percent(m.gt_known_loc), m.mean_iou ? fixed(*m.mean_iou, 4) : "-",
+                           percent(r.pointing)});
+    rows.push_back(row);
+  }
+  std::vector<size_t> width(head.size(), 0);
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) out << (c ? "  " : "") << cell(row[c], width[c]);
+    out << "\n";
+  }
+  out << "images: " << r.images << " evaluated, " << r.skipped
+      << " skipped; localisation: " << r.loc_images << " images, " << r.trials
+      << " class trials; pointing: tolerance " << fixed(r.options.pointing_tolerance, 0)
+      << " px, mean of " << r.pointing_classes << " per-class hit rates (overall "
+      << percent(r.pointing_overall) << ")\n";
+  out << "best threshold (gt-known-loc): "
+      << (r.best ? fixed(r.rows[*r.best].threshold, 2) : std::string("-")) << "\n";
+  return out.str();
+}
+
+std::string format_json(const EvalReport& r) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["counts"] = {{"inputs", r.inputs},   {"evaluated", r.images},
+                 {"skipped", r.skipped}, {"localisation_images", r.loc_images},
+                 {"trials", r.trials},   {"pointing_classes", r.pointing_classes}};
+  j["settings"] = {{"iou_threshold", r.options.iou_threshold},
+                   {"pointing_tolerance", r.options.pointing_tolerance},
+                   {"top_k", r.options.top_k}};
+  j["top1_cls"] = value(r.top1_cls);
+  j["top1_cls_correct"] = r.top1_cls_correct;
+  j["topk_cls"] = value(r.topk_cls);
+  j["topk_cls_correct"] = r.topk_cls_correct;
+  j["pointing"] = value(r.pointing);
+  j["pointing_overall"] = value(r.pointing_overall);
+  j["pointing_hits"] = r.pointing_hits;
+  j["thresholds"] = nlohmann::json::array();
+  for (const ThresholdMetrics& m : r.rows)
+    j["thresholds"].push_back({{"threshold", exact(m.threshold)},
+                               {"n", r.images},
+                               {"top1_cls", value(r.top1_cls)},
+                               {"top1_loc", value(m.top1_loc)},
+                               {"top1_loc_correct", m.top1_loc_correct},
+                               {"topk_loc", value(m.topk_loc)},
+                               {"topk_loc_correct", m.topk_loc_correct},
+                               {"gt_known_loc", value(m.gt_known_loc)},
+                               {"gt_known_loc_correct", m.gt_known_correct},
+                               {"mean_iou", value(m.mean_iou)},
+                               {"pointing", value(r.pointing)}});
+  j["best_threshold"] = r.best ? nlohmann::json(exact(r.rows[*r.best].threshold)) : nullptr;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace camkit

@@ -1,0 +1,187 @@
+// write_report: finds the records, makes display copies of the inputs, writes index.html.
+#include "camkit/report.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgproc.hpp>
+#include <sstream>
+
+#include "camkit/error.hpp"
+#include "camkit/image.hpp"
+#include "camkit/output.hpp"
+#include "report/page.hpp"
+
+namespace camkit {
+namespace {
+
+namespace fs = std::filesystem;
+using report::Record;
+
+const char* const kAssets = "_report";  // display copies live here, under the report directory
+
+bool is_json_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".json";
+}
+
+// Every *.json under root except those in root/_report, relative to root, sorted.
+std::vector<fs::path> find_json(const fs::path& root) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() == 0 && it->path().filename() == kAssets) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && is_json_name(it->path()))
+      found.push_back(it->path().lexically_relative(root));
+  }
+  if (ec) throw Error(ErrorCode::input, root.string() + ": cannot list: " + ec.message());
+  std::sort(found.begin(), found.end(), [](const fs::path& a, const fs::path& b) {
+    return a.generic_string() < b.generic_string();
+  });
+  return found;
+}
+
+// nullopt for a JSON file that is not a record; throws Error(input) for one that cannot be read.
+std::optional<nlohmann::json> load_json(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) throw Error(ErrorCode::input, "cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    nlohmann::json j = nlohmann::json::parse(text.str());
+    if (!report::is_record(j)) return std::nullopt;
+    return j;
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    const auto close = what.find("] ");
+    if (close != std::string::npos) what = what.substr(close + 2);
+    throw Error(ErrorCode::input, "invalid JSON: " + what);
+  }
+}
+
+Rgb8 shrink(const Rgb8& picture, int max_side) {
+  const int long_side = std::max(picture.width, picture.height);
+  if (long_side <= max_side) return picture;
+  const double scale = static_cast<double>(max_side) / long_side;
+  Rgb8 out;
+  out.width = std::max(1, static_cast<int>(std::lround(picture.width * scale)));
+  out.height = std::max(1, static_cast<int>(std::lround(picture.height * scale)));
+  out.data.resize(static_cast<std::size_t>(out.width) * out.height * 3);
+  const cv::Mat src(picture.height, picture.width, CV_8UC3,
+                    const_cast<std::uint8_t*>(picture.data.data()));
+  cv::Mat dst(out.height, out.width, CV_8UC3, out.data.data());
+  cv::resize(src, dst, dst.size(), 0, 0, cv::INTER_AREA);
+  return out;
+}
+
+// The input as recorded: from the current directory, else from the report directory's parent.
+std::optional<fs::path> find_input(const std::string& input, const fs::path& root) {
+  std::error_code ec;
+  const fs::path p(input);
+  std::vector<fs::path> candidates{p};
+  if (p.is_relative()) {
+    fs::path dir = fs::absolute(root, ec).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // "out/" normalises with a trailing '/'
+    candidates.push_back(dir.parent_path() / p);
+  }
+  for (const fs::path& c : candidates)
+    if (fs::exists(c, ec)) return c;
+  return std::nullopt;
+}
+
+// Writes root/_report/<record path>.png; fills input_src, or input_note on failure.
+bool add_display_copy(Record& r, const fs::path& root, const ReportOptions& opt) {
+  const std::optional<fs::path> input = find_input(r.input, root);
+  if (!input) {
+    r.input_note = "input not found: " + r.input;
+    return false;
+  }
+  Rgb8 picture;
+  try {
+    const Image image = read_input(input->string());
+    picture = shrink(to_rgb8(image, opt.image_colormap), opt.max_image_side);
+  } catch (const Error& e) {
+    r.input_note = std::string("input not shown: ") + e.what();
+    return false;
+  }
+  const std::string rel =
+      std::string(kAssets) + "/" + r.path.substr(0, r.path.size() - 5) + ".png";
+  write_file_atomic((root / rel).string(), encode_png(picture, 6));
+  r.input_src = report::url_path(rel);
+  return true;
+}
+
+// Overlays as URLs relative to index.html, or empty when the file is not there.
+void resolve_overlays(Record& r, const fs::path& root) {
+  const fs::path record_dir = fs::path(r.path).parent_path();
+  for (report::ExplainedClass& e : r.explanations) {
+    const fs::path p(e.overlay);
+    std::error_code ec;
+    const fs::path rel = p.is_absolute() ? fs::relative(p, root, ec)
+                                         : (record_dir / p).lexically_normal();
+    if (!ec && !rel.empty() && fs::is_regular_file(root / rel, ec))
+      e.overlay_src = report::url_path(rel.generic_string());
+  }
+}
+
+}  // namespace
+
+ReportSummary write_report(const std::string& dir, const ReportOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw Error(ErrorCode::usage, dir + (fs::exists(dir, ec) ? ": not a directory"
+                                                             : ": no such directory"));
+  if (options.max_image_side < 16)
+    throw Error(ErrorCode::usage, "report: max_image_side must be at least 16");
+  const fs::path root(dir);
+  ReportSummary summary;
+  std::vector<Record> records;
+  for (const fs::path& rel : find_json(root)) {
+    const std::string name = rel.generic_string();
+    try {
+      const std::optional<nlohmann::json> json = load_json(root / rel);
+      if (!json) continue;
+      Record r = report::parse_record(*json);
+      r.path = name;
+      records.push_back(std::move(r));
+    } catch (const Error& e) {
+      summary.errors.push_back((root / rel).string() + ": " + e.what());
+    }
+  }
+  if (records.empty()) {
+    std::string message = dir + ": no camkit records found";
+    if (!summary.errors.empty())
+      message = dir + ": no readable camkit records (" + summary.errors.front() +
+                (summary.errors.size() > 1
+                     ? "; and " + std::to_string(summary.errors.size() - 1) + " more"
+                     : "") +
+                ")";
+    throw Error(ErrorCode::input, message);
+  }
+  for (Record& r : records) {
+    resolve_overlays(r, root);
+    if (!add_display_copy(r, root, options)) ++summary.missing_inputs;
+    summary.explanations += static_cast<int>(r.explanations.size());
+  }
+  summary.records = static_cast<int>(records.size());
+
+  report::PageInfo info;
+  info.title = options.title;
+  info.lazy = summary.records > options.lazy_after;
+  info.skipped = summary.errors;
+  info.missing_inputs = summary.missing_inputs;
+  summary.index = (root / "index.html").string();
+  write_file_atomic(summary.index, report::render_page(records, info));
+  return summary;
+}
+
+}  // namespace camkit

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages camkit needs that are missing. Usage: tools/install_deps.sh [extra...]
+set -euo pipefail
+packages=(build-essential cmake pkg-config libtorch-dev libopencv-dev libcli11-dev
+  nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-torchvision
+  python3-numpy python3-pil "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "camkit: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

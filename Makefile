@@ -17,11 +17,13 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-demo: build
+demo: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS) --target camkit_cli
 	tools/demo.sh $(CAMKIT) demo-out
 
 bench: build
-	$(BUILD)/bench/bench_explain
+	bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) demo-out camkit-out

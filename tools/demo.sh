@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The README's demo: a real ImageNet model on real photos, and camkit's own trained models on
+# generated inputs, gathered into one HTML report. usage: tools/demo.sh CAMKIT_BINARY OUT_DIR
+set -euo pipefail
+camkit=$(realpath "$1")
+out=$2
+cd "$(dirname "$0")/.."
+rm -rf "$out"
+mkdir -p "$out"
+photos=/usr/share/darknet/data
+
+echo "== SqueezeNet 1.1 (ImageNet) on darknet's photos: top-3 classes, a map per class" >&2
+"$camkit" explain models/squeezenet1_1.pt "$photos"/{dog,eagle,giraffe,horses,person,kite}.jpg \
+  --top-k 3 --raw --out "$out/photos"
+
+if [ -f models/shapes_cnn.pt ]; then
+  echo "== shapes_cnn (trained here) on generated scenes, one or two objects each" >&2
+  "$camkit" explain models/shapes_cnn.pt data/demo/shapes --top-k 3 --out "$out/shapes"
+  echo "== weak localisation of shapes_cnn on the demo scenes" >&2
+  "$camkit" eval models/shapes_cnn.pt data/demo/shapes \
+    --boxes data/demo/shapes/boxes.csv --labels data/demo/shapes/labels.csv || true
+fi
+if [ -f models/xray_resnet.pt ]; then
+  echo "== xray_resnet (1 channel, single logit) on generated radiographs" >&2
+  "$camkit" explain models/xray_resnet.pt data/demo/xray --image-colormap bone \
+    --out "$out/xray"
+fi
+
+"$camkit" report "$out" --title "camkit demo"
+echo "Open $(realpath "$out")/index.html in a browser." >&2

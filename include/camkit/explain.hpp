@@ -18,6 +18,8 @@
 // sharing the same Model.
 #pragma once
 
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "camkit/model.hpp"
@@ -26,12 +28,37 @@
 
 namespace camkit {
 
+/// The methods; definitions, papers and costs in docs/methods.md.
+enum class Method {
+  cam,          ///< Zhou et al. 2016: classifier weights x activations (needs a CAM head)
+  gradcam,      ///< Selvaraju et al. 2017: channel weights = mean gradient
+  gradcam_pp,   ///< Chattopadhyay et al. 2018: higher-order gradient weights
+  xgradcam,     ///< Fu et al. 2020: activation-normalised gradient weights
+  layercam,     ///< Jiang et al. 2021: positive gradients x activations, per position
+  hirescam,     ///< Draelos & Carin 2020: gradients x activations, per position
+  scorecam,     ///< Wang et al. 2020: weights from the logits of inputs masked by each channel
+  ablationcam,  ///< Desai & Ramaswamy 2020: weights from the logit drop when a channel is zeroed
+  eigencam,     ///< Muhammad & Yeasin 2020: first principal component (class-independent)
+};
+
+/// "cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
+/// "ablationcam", "eigencam"; nullopt otherwise.
+std::optional<Method> parse_method(std::string_view name);
+std::string method_name(Method method);
+/// All method names, for help texts.
+std::vector<std::string> method_names();
+/// Whether the method's paper applies a ReLU to the map before display (all but CAM).
+bool method_uses_relu(Method method);
+
 struct ExplainOptions {
+  Method method = Method::cam;
   int top_k = 1;             ///< explain the k most probable classes
   std::vector<int> classes;  ///< explain exactly these classes (overrides top_k)
   /// Also return every class's raw map (the whole K x (h*w) product); off by default because
   /// only the explained classes' rows are multiplied otherwise.
   bool all_classes = false;
+  /// Masked or ablated inputs per forward pass (Score-CAM, Ablation-CAM).
+  int batch_size = 32;
 };
 
 struct Prediction {
@@ -48,6 +75,7 @@ struct ClassMap {
 
 struct Explanation {
   bool binary = false;                  ///< single-logit model: scores are sigmoid(logit)
+  Method method = Method::cam;
   std::vector<Prediction> predictions;  ///< the top-k by score (binary: the one logit)
   std::vector<ClassMap> maps;           ///< one per explained class, in request order
   std::vector<ClassMap> all_maps;       ///< every class, when ExplainOptions::all_classes
@@ -55,10 +83,11 @@ struct Explanation {
 
 class Explainer {
  public:
-  /// Throws Error(ErrorCode::model) when the model has no CAM head (with the reason).
   explicit Explainer(const Model& model);
 
-  /// Explains one input. Throws Error(ErrorCode::usage) for a class index out of range,
+  /// Explains one input. Throws Error(ErrorCode::model) for Method::cam on a model without a
+  /// CAM head, or any method when no layer was found (with the reason);
+  /// Error(ErrorCode::usage) for a class index out of range or a --layer CAM cannot use,
   /// Error(ErrorCode::input) when the input's shape does not fit the model.
   Explanation explain(const Prepared& input, const ExplainOptions& options) const;
 

@@ -71,6 +71,18 @@ struct HeadInfo {
   int feature_height = 0, feature_width = 0;
 };
 
+/// The layer whose activations the methods read.
+struct LayerInfo {
+  bool found = false;
+  std::string reason;               ///< why no layer could be chosen (when !found)
+  std::string layer;                ///< module path, e.g. "layer4" or "features.28"
+  std::vector<std::string> ops;     ///< element-wise ops applied after that module
+  /// "cam head" (the input of the global pooling), "--layer", or "last activation" (the last
+  /// 4-D activation with spatial size > 1 before the output, for models without a CAM head).
+  std::string chosen_by;
+  int channels = 0, height = 0, width = 0;  ///< for the probe input, 0 when not probed
+};
+
 class Model {
  public:
   /// Loads a TorchScript file (traced or scripted) and analyses its graph.
@@ -83,6 +95,8 @@ class Model {
   const ModelOptions& options() const;
   const ModelMetadata& metadata() const;
   const HeadInfo& head() const;
+  /// The tapped layer: set whenever any method can run on the model.
+  const LayerInfo& layer() const;
   InputSpec input_spec() const;
   /// The preprocessing the model asks for: its metadata, else channels from the graph and
   /// no resize or normalisation.

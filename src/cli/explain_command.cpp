@@ -36,6 +36,8 @@ struct ExplainArgs {
   std::string device = "cpu";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::string optimize = "auto";
+  std::string method = "auto";
+  int batch_size = 32;
 };
 
 struct Rendering {
@@ -68,11 +70,11 @@ nlohmann::json write_outputs(const InputFile& in, const Image& image, const Prep
       {"input", in.path},
       {"image", {{"width", image.width}, {"height", image.height}, {"channels", image.channels}}},
       {"model", model.path()},
-      {"method", "cam"},
-      {"feature_layer", head.feature_layer},
+      {"method", method_name(ex.method)},
+      {"feature_layer", model.layer().layer},
       {"feature_shape",
-       {head.feature_channels, ex.maps.empty() ? 0 : ex.maps[0].raw.height,
-        ex.maps.empty() ? 0 : ex.maps[0].raw.width}}};
+       {ex.method == Method::cam ? head.feature_channels : model.layer().channels,
+        ex.maps.empty() ? 0 : ex.maps[0].raw.height, ex.maps.empty() ? 0 : ex.maps[0].raw.width}}};
   if (ex.binary) rec["decision"] = decision_label(ex, model);
   rec["predictions"] = nlohmann::json::array();
   for (const Prediction& p : ex.predictions) rec["predictions"].push_back(prediction_json(p));
@@ -81,8 +83,9 @@ nlohmann::json write_outputs(const InputFile& in, const Image& image, const Prep
   for (const ClassMap& cm : ex.maps) {
     nlohmann::json e = prediction_json(cm.prediction);
     const std::string name = stem + "." + std::to_string(cm.prediction.class_index);
-    // CAM's paper normalises the raw map without a ReLU (min-max over the class map).
-    const Localization loc = localize(cm.raw, prepared, r.box_threshold, false);
+    // CAM's paper normalises the raw map without a ReLU; its successors apply one.
+    const Localization loc =
+        localize(cm.raw, prepared, r.box_threshold, method_uses_relu(ex.method));
     const std::optional<Box>& image_box = loc.box;
     const Map& display = loc.display;
     const Region& region = loc.region;
@@ -139,6 +142,19 @@ int run_explain(const ExplainArgs& a) {
   mo.threads = a.threads;
   const Model model = Model::load(a.model, mo);
   const Explainer explainer(model);
+  ExplainOptions eo;
+  if (a.method == "auto") {
+    eo.method = model.head().found ? Method::cam : Method::gradcam;
+    if (!model.head().found)
+      diagnose("note: " + a.model + " has no CAM head (" + model.head().reason +
+               "); using Grad-CAM on " + model.layer().layer);
+  } else {
+    auto m = parse_method(a.method);
+    if (!m) throw Error(ErrorCode::usage, "--method " + a.method + ": unknown method");
+    eo.method = *m;
+  }
+  if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
+  eo.batch_size = a.batch_size;
   const Preprocess pre = build_preprocess(
       PreprocessFlags{a.preset, a.resize, a.crop, a.size, a.mean, a.std, a.channels}, model);
   for (int c : a.classes)
@@ -150,7 +166,6 @@ int run_explain(const ExplainArgs& a) {
     diagnose(
         "note: no normalisation is applied (the model embeds no mean/std; use --preset, "
         "--mean/--std)");
-  ExplainOptions eo;
   eo.top_k = a.top_k;
   eo.classes = a.classes;
 
@@ -213,7 +228,16 @@ Runner add_explain(CLI::App& app) {
   cmd->add_flag("--draw-box", a->draw_box, "Draw the box on the overlay");
   cmd->add_flag("--raw", a->raw, "Also write each raw map as <stem>.<class>.npy (float32, h x w)");
   cmd->add_flag("--json", a->json, "Print each record as one JSON line on stdout");
-  cmd->add_option("--layer", a->layer, "Module path of the feature map (default: detected)");
+  cmd->add_option("-m,--method", a->method,
+                  "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, scorecam, "
+                  "ablationcam, eigencam; auto: cam when the model has a CAM head, else gradcam")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size,
+                  "Masked/ablated inputs per forward pass (scorecam, ablationcam)")
+      ->capture_default_str();
+  cmd->add_option("--layer", a->layer,
+                  "Module path of the layer to explain, e.g. layer4 or layer4.1.conv2 "
+                  "(default: the CAM head's feature map, else the last 4-D activation)");
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();
   cmd->add_option("--optimize", a->optimize,

@@ -95,6 +95,15 @@ void print_text(const Model& model) {
   } else {
     std::cout << "head:        none (" << h.reason << ")\n";
   }
+  const LayerInfo& l = model.layer();
+  if (l.found) {
+    std::cout << "layer:       " << l.layer;
+    for (const auto& op : l.ops) std::cout << " -> " << op;
+    if (l.channels) std::cout << ", " << l.channels << "x" << l.height << "x" << l.width;
+    std::cout << " (" << l.chosen_by << ")\n";
+  } else {
+    std::cout << "layer:       none (" << l.reason << ")\n";
+  }
   if (!meta.labels.empty()) {
     std::cout << "labels:      " << meta.labels.size() << " (";
     for (size_t i = 0; i < meta.labels.size() && i < 3; ++i)
@@ -129,7 +138,7 @@ Runner add_info(CLI::App& app) {
       print_text(model);
     if (!model.head().found) {
       diagnose(args->model + ": no CAM head: " + model.head().reason +
-               ". Gradient-based methods (Grad-CAM) explain models without one");
+               ". Gradient-based methods explain models without one: --method gradcam");
       return static_cast<int>(ErrorCode::model);
     }
     return 0;

@@ -35,8 +35,9 @@ int run_report(const ReportArgs& a) {
 Runner add_report(CLI::App& app) {
   auto a = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "report", "Write DIR/index.html: a static page of the overlays, boxes and scores that "
-                "`camkit explain -o DIR` wrote (open it in a browser)");
+      "report",
+      "Write DIR/index.html: a static page of the overlays, boxes and scores that "
+      "`camkit explain -o DIR` wrote (open it in a browser)");
   cmd->add_option("dir", a->dir, "Output directory of camkit explain")->required();
   cmd->add_option("--title", a->title, "Page title (default: \"camkit report: DIR\")");
   cmd->add_option("--image-colormap", a->image_colormap, "How grey inputs are shown: gray, bone")

@@ -25,8 +25,8 @@ std::string cell(const std::string& s, size_t width) {
   return std::string(width > s.size() ? width - s.size() : 0, ' ') + s;
 }
 
-nlohmann::json value(const Rate& r) {
-  return r ? nlohmann::json(*r) : nlohmann::json();
+nlohmann::ordered_json value(const Rate& r) {
+  return r ? nlohmann::ordered_json(*r) : nlohmann::ordered_json();
 }
 
 // The threshold as written on the command line (0.2, not 0.200000003).
@@ -70,7 +70,7 @@ std::string format_table(const EvalReport& r) {
 }
 
 std::string format_json(const EvalReport& r) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["model"] = r.model;
   j["counts"] = {{"inputs", r.inputs},   {"evaluated", r.images},
                  {"skipped", r.skipped}, {"localisation_images", r.loc_images},
@@ -85,7 +85,7 @@ std::string format_json(const EvalReport& r) {
   j["pointing"] = value(r.pointing);
   j["pointing_overall"] = value(r.pointing_overall);
   j["pointing_hits"] = r.pointing_hits;
-  j["thresholds"] = nlohmann::json::array();
+  j["thresholds"] = nlohmann::ordered_json::array();
   for (const ThresholdMetrics& m : r.rows)
     j["thresholds"].push_back({{"threshold", exact(m.threshold)},
                                {"n", r.images},
@@ -98,7 +98,7 @@ std::string format_json(const EvalReport& r) {
                                {"gt_known_loc_correct", m.gt_known_correct},
                                {"mean_iou", value(m.mean_iou)},
                                {"pointing", value(r.pointing)}});
-  j["best_threshold"] = r.best ? nlohmann::json(exact(r.rows[*r.best].threshold)) : nullptr;
+  j["best_threshold"] = r.best ? nlohmann::ordered_json(exact(r.rows[*r.best].threshold)) : nullptr;
   return j.dump(2) + "\n";
 }
 

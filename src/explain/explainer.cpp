@@ -1,13 +1,13 @@
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
 #include <algorithm>
 #include <numeric>
-#include <sstream>
 
 #include "camkit/error.hpp"
 #include "camkit/explain.hpp"
-#include "methods/cam.hpp"
-#include "model/model_impl.hpp"
+#include "explain/explain_impl.hpp"
+#include "methods/methods.hpp"
 
 namespace camkit {
 namespace {
@@ -30,15 +30,6 @@ at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels) {
   return batch;
 }
 
-Map to_map(const at::Tensor& hw) {
-  at::Tensor t = hw.to(at::kCPU, at::kFloat).contiguous();
-  Map m;
-  m.height = static_cast<int>(t.size(0));
-  m.width = static_cast<int>(t.size(1));
-  m.data.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-  return m;
-}
-
 std::string positive_label(const Model& model) {
   const auto& labels = model.metadata().labels;
   if (labels.size() == 2) return labels[1];
@@ -46,14 +37,119 @@ std::string positive_label(const Model& model) {
   return "positive";
 }
 
+Prediction predict(const Model& model, bool binary, const float* logits, const float* scores,
+                   int c) {
+  Prediction p;
+  p.class_index = c;
+  p.label = binary ? positive_label(model) : model.label(c);
+  p.logit = logits[c];
+  p.score = scores[c];
+  return p;
+}
+
+struct MethodName {
+  Method method;
+  const char* name;
+};
+constexpr MethodName kMethods[] = {
+    {Method::cam, "cam"},           {Method::gradcam, "gradcam"},
+    {Method::gradcam_pp, "gradcam++"}, {Method::xgradcam, "xgradcam"},
+    {Method::layercam, "layercam"}, {Method::hirescam, "hirescam"},
+    {Method::scorecam, "scorecam"}, {Method::ablationcam, "ablationcam"},
+    {Method::eigencam, "eigencam"}};
+
+bool is_gradient_method(Method m) {
+  return m == Method::gradcam || m == Method::gradcam_pp || m == Method::xgradcam ||
+         m == Method::layercam || m == Method::hirescam;
+}
+
+at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g) {
+  switch (m) {
+    case Method::gradcam: return methods::gradcam(a, g);
+    case Method::gradcam_pp: return methods::gradcam_pp(a, g);
+    case Method::xgradcam: return methods::xgradcam(a, g);
+    case Method::layercam: return methods::layercam(a, g);
+    default: return methods::hirescam(a, g);
+  }
+}
+
 }  // namespace
 
-Explainer::Explainer(const Model& model) : model_(model) {
-  if (!model.head().found)
-    throw Error(ErrorCode::model, model.path() + ": no CAM head: " + model.head().reason +
-                                      ". Gradient-based methods (Grad-CAM) explain models "
-                                      "without a global-average-pooling head");
+std::optional<Method> parse_method(std::string_view name) {
+  for (const auto& m : kMethods)
+    if (name == m.name) return m.method;
+  return std::nullopt;
 }
+
+std::string method_name(Method method) {
+  for (const auto& m : kMethods)
+    if (m.method == method) return m.name;
+  return "";
+}
+
+std::vector<std::string> method_names() {
+  std::vector<std::string> out;
+  for (const auto& m : kMethods) out.push_back(m.name);
+  return out;
+}
+
+bool method_uses_relu(Method method) { return method != Method::cam; }
+
+namespace detail {
+
+Map to_map(const at::Tensor& hw) {
+  at::Tensor t = hw.detach().to(at::kCPU, at::kFloat).contiguous();
+  Map m;
+  m.height = static_cast<int>(t.size(0));
+  m.width = static_cast<int>(t.size(1));
+  m.data.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  return m;
+}
+
+Selection select_classes(const at::Tensor& logits, const ExplainOptions& options,
+                         const Model& model) {
+  const int64_t n = logits.size(0);
+  const int k = static_cast<int>(logits.size(1));
+  for (int c : options.classes)
+    if (c < 0 || c >= k)
+      throw Error(ErrorCode::usage, "class " + std::to_string(c) + " out of range: the model has " +
+                                        std::to_string(k) + (k == 1 ? " logit" : " classes"));
+  const bool binary = k == 1;
+  const at::Tensor scores = binary ? logits.sigmoid() : logits.softmax(1);
+  Selection sel;
+  sel.explanations.resize(n);
+  sel.classes.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    Explanation& ex = sel.explanations[i];
+    ex.binary = binary;
+    ex.method = options.method;
+    const float* lg = logits[i].data_ptr<float>();
+    const float* sc = scores[i].data_ptr<float>();
+    std::vector<int> order(k);
+    std::iota(order.begin(), order.end(), 0);
+    const int top = std::clamp(options.top_k, 1, k);
+    std::partial_sort(order.begin(), order.begin() + top, order.end(),
+                      [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+    for (int j = 0; j < top; ++j) ex.predictions.push_back(predict(model, binary, lg, sc, order[j]));
+    sel.classes[i] = options.classes.empty() ? std::vector<int>(order.begin(), order.begin() + top)
+                                             : options.classes;
+  }
+  return sel;
+}
+
+void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor& maps,
+              const at::Tensor& logits_row, bool binary, const Model& model) {
+  const at::Tensor lg = logits_row.to(at::kCPU, at::kFloat).contiguous();
+  const at::Tensor sc = binary ? lg.sigmoid() : lg.softmax(0);
+  for (size_t j = 0; j < classes.size(); ++j)
+    ex.maps.push_back({predict(model, binary, lg.data_ptr<float>(), sc.data_ptr<float>(),
+                               classes[j]),
+                       to_map(maps[static_cast<int64_t>(j)])});
+}
+
+}  // namespace detail
+
+Explainer::Explainer(const Model& model) : model_(model) {}
 
 Explanation Explainer::explain(const Prepared& input, const ExplainOptions& options) const {
   return explain_batch({&input}, options).front();
@@ -63,67 +159,108 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
                                                   const ExplainOptions& options) const {
   if (inputs.empty()) return {};
   const Model::Impl& m = model_.impl();
-  const int k = model_.num_classes();
-  for (int c : options.classes) {
-    if (c < 0 || c >= k)
-      throw Error(ErrorCode::usage, "class " + std::to_string(c) + " out of range: the model has " +
-                                        std::to_string(k) + (k == 1 ? " logit" : " classes"));
-  }
-  torch::NoGradGuard no_grad;
+  const Method method = options.method;
+  if (method == Method::cam && !m.cam_layer_error.empty())
+    throw Error(ErrorCode::usage, m.cam_layer_error);
+  if (method == Method::cam && !m.head.found)
+    throw Error(ErrorCode::model, model_.path() + ": no CAM head: " + m.head.reason +
+                                      ". Gradient-based methods explain models without one: "
+                                      "--method gradcam");
+  if (!m.layer.found) throw Error(ErrorCode::model, model_.path() + ": " + m.layer.reason);
+  const at::Tensor batch = to_batch(inputs, m.input.channels);
   at::Tensor logits, features;
-  std::tie(logits, features) = m.run(to_batch(inputs, m.input.channels));
-  logits = logits.to(at::kCPU, at::kFloat).reshape({static_cast<int64_t>(inputs.size()), -1});
-  features = features.to(at::kFloat);
-  if (features.dim() != 4 || features.size(1) != m.weight.size(1))
-    throw Error(ErrorCode::model, "the feature map has shape " + c10::str(features.sizes()) +
-                                      "; expected (N, " + std::to_string(m.weight.size(1)) +
-                                      ", h, w)");
-  if (m.head.kind == "linear") {
-    // Free correctness check (CAM identity): pooled features through the classifier must give
-    // the logits; costs K*C multiply-adds, a fraction of a millisecond.
-    at::Tensor expected = at::addmm(m.bias, features.mean({2, 3}), m.weight.t()).to(at::kCPU);
-    const double scale = std::max(1.0, logits.abs().max().item<double>());
-    if ((expected - logits).abs().max().item<double>() > 1e-3 * scale)
-      throw Error(ErrorCode::model,
-                  "the maps do not reproduce the model's logits; the pooling "
-                  "is not global for this input size");
+  if (is_gradient_method(method)) {
+    std::tie(logits, features) = m.run_with_grad(batch);
+  } else {
+    torch::NoGradGuard no_grad;
+    std::tie(logits, features) = m.run(batch);
   }
-  const bool binary = k == 1;
-  at::Tensor scores = binary ? logits.sigmoid() : logits.softmax(1);
-  std::vector<Explanation> out(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Explanation& ex = out[i];
-    ex.binary = binary;
-    const float* lg = logits[i].data_ptr<float>();
-    const float* sc = scores[i].data_ptr<float>();
-    auto predict = [&](int c) {
-      Prediction p;
-      p.class_index = c;
-      p.label = binary ? positive_label(model_) : model_.label(c);
-      p.logit = lg[c];
-      p.score = sc[c];
-      return p;
-    };
-    std::vector<int> order(k);
-    std::iota(order.begin(), order.end(), 0);
-    const int top = std::clamp(options.top_k, 1, k);
-    std::partial_sort(order.begin(), order.begin() + top, order.end(),
-                      [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-    for (int j = 0; j < top; ++j) ex.predictions.push_back(predict(order[j]));
+  const int64_t n = static_cast<int64_t>(inputs.size());
+  const at::Tensor lg = logits.detach().to(at::kCPU, at::kFloat).reshape({n, -1});
+  if (features.dim() != 4)
+    throw Error(ErrorCode::model, "the tapped layer " + m.layer.layer + " has shape " +
+                                      c10::str(features.sizes()) + "; methods need (N, C, h, w)");
+  detail::Selection sel = detail::select_classes(lg, options, model_);
+  const bool binary = lg.size(1) == 1;
 
-    std::vector<int> chosen = options.classes;
-    if (chosen.empty()) chosen.assign(order.begin(), order.begin() + top);
-    std::vector<int64_t> rows(chosen.begin(), chosen.end());
-    at::Tensor idx = at::tensor(rows, at::kLong).to(m.weight.device());
-    at::Tensor maps = methods::cam(m.weight.index_select(0, idx), features[i]);
-    for (size_t j = 0; j < chosen.size(); ++j)
-      ex.maps.push_back({predict(chosen[j]), to_map(maps[static_cast<int64_t>(j)])});
-    if (options.all_classes) {
-      at::Tensor all = methods::cam(m.weight, features[i]);
-      for (int c = 0; c < k; ++c) ex.all_maps.push_back({predict(c), to_map(all[c])});
+  if (method == Method::cam) {
+    torch::NoGradGuard no_grad;
+    features = features.to(at::kFloat);
+    if (features.size(1) != m.weight.size(1))
+      throw Error(ErrorCode::usage, "layer " + m.layer.layer + " has " +
+                                        std::to_string(features.size(1)) + " channels; CAM needs "
+                                        "the classifier's " + std::to_string(m.weight.size(1)));
+    if (m.head.kind == "linear") {
+      // Free correctness check (CAM identity): pooled features through the classifier must
+      // give the logits; costs K*C multiply-adds.
+      const at::Tensor expected =
+          at::addmm(m.bias, features.mean({2, 3}), m.weight.t()).to(at::kCPU);
+      const double scale = std::max(1.0, lg.abs().max().item<double>());
+      if ((expected - lg).abs().max().item<double>() > 1e-3 * scale)
+        throw Error(ErrorCode::model, "the maps do not reproduce the model's logits; the "
+                                      "pooling is not global for this input size");
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& cls = sel.classes[i];
+      const at::Tensor idx =
+          at::tensor(std::vector<int64_t>(cls.begin(), cls.end())).to(m.weight.device());
+      detail::add_maps(sel.explanations[i], cls,
+                       methods::cam(m.weight.index_select(0, idx), features[i]), lg[i], binary,
+                       model_);
+      if (options.all_classes) {
+        const at::Tensor all = methods::cam(m.weight, features[i]);
+        for (int c = 0; c < static_cast<int>(all.size(0)); ++c) {
+          Explanation tmp;
+          detail::add_maps(tmp, {c}, all.slice(0, c, c + 1), lg[i], binary, model_);
+          sel.explanations[i].all_maps.push_back(std::move(tmp.maps.front()));
+        }
+      }
+    }
+  } else if (is_gradient_method(method)) {
+    // One backward per rank j of the requested classes, all inputs at once: the gradient of
+    // sum_i y_{i, c_ij} with respect to the features of input i is d y_{c_ij} / d A_i.
+    const size_t rounds = sel.classes.front().size();
+    std::vector<std::vector<at::Tensor>> maps(n);
+    for (size_t j = 0; j < rounds; ++j) {
+      at::Tensor go = at::zeros_like(logits);
+      for (int64_t i = 0; i < n; ++i) go.view({n, -1})[i][sel.classes[i][j]] = 1;
+      const at::Tensor g = torch::autograd::grad({logits}, {features}, {go},
+                                                 /*retain_graph=*/j + 1 < rounds)[0];
+      torch::NoGradGuard no_grad;
+      for (int64_t i = 0; i < n; ++i)
+        maps[i].push_back(gradient_map(method, features[i].detach(), g[i]));
+    }
+    for (int64_t i = 0; i < n; ++i)
+      detail::add_maps(sel.explanations[i], sel.classes[i], at::stack(maps[i]), lg[i], binary,
+                       model_);
+  } else {
+    torch::NoGradGuard no_grad;
+    std::vector<c10::IValue> crossing;
+    if (method == Method::ablationcam && m.upper) {
+      const auto t = m.call(*m.tapped_cut, {batch.to(m.device)}).toTuple();
+      features = t->elements()[1].toTensor();
+      for (size_t e = 2; e < t->elements().size(); ++e) crossing.push_back(t->elements()[e]);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& cls = sel.classes[i];
+      at::Tensor maps;
+      if (method == Method::eigencam) {
+        maps = methods::eigencam(features[i].to(at::kFloat))
+                   .unsqueeze(0)
+                   .expand({static_cast<int64_t>(cls.size()), -1, -1});
+      } else if (method == Method::scorecam) {
+        maps = detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls,
+                                     options.batch_size);
+      } else {
+        std::vector<c10::IValue> mine;
+        for (const auto& v : crossing)
+          mine.emplace_back(v.isTensor() && n > 1 ? v.toTensor().slice(0, i, i + 1) : v);
+        maps = detail::ablationcam_maps(m, features[i], mine, lg[i], cls, options.batch_size);
+      }
+      detail::add_maps(sel.explanations[i], cls, maps, lg[i], binary, model_);
     }
   }
-  return out;
+  return std::move(sel.explanations);
 }
 
 std::string decision_label(const Explanation& ex, const Model& model) {

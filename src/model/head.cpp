@@ -289,8 +289,8 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
         "whole-map avg_pool2d)";
     return none;
   }
-  // The pooling closest to the output decides; earlier ones (auxiliary heads) are skipped
-  // when a later one qualifies.
+  // The pooling closest to the output decides; earlier ones (auxiliary heads, squeeze-and-
+  // excitation blocks) are tried when it does not qualify, but its reason is the one reported.
   std::string last_reason;
   for (auto it = pools.rbegin(); it != pools.rend(); ++it) {
     Node* pool = *it;
@@ -303,27 +303,31 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
         h->logits = flow.values.back();
         return *h;
       }
-      last_reason = "the pooled features are returned without a classifier after them";
+      if (last_reason.empty())
+        last_reason = "the pooled features are returned without a classifier after them";
       continue;
     }
     if (flow.others.size() != 1) {
-      last_reason = "the pooled features are used by " + std::to_string(flow.others.size()) +
-                    " operations; CAM needs exactly one linear classifier";
+      if (last_reason.empty())
+        last_reason = "the pooled features are used by " + std::to_string(flow.others.size()) +
+                      " operations; CAM needs exactly one linear classifier";
       continue;
     }
     const torch::jit::Use use = flow.others.front();
     auto lin = as_linear(use.user, use.user->input(use.offset), module);
     if (!lin) {
-      last_reason = std::string("the pooled features go through ") +
-                    use.user->kind().toQualString() + " (" + module_path(use.user) +
-                    ") before any linear layer; a non-linear function of the pooled vector has "
-                    "no class activation map";
+      if (last_reason.empty())
+        last_reason = std::string("the pooled features go through ") +
+                      use.user->kind().toQualString() + " (" + module_path(use.user) +
+                      ") before any linear layer; a non-linear function of the pooled vector has "
+                      "no class activation map";
       continue;
     }
     std::string why;
     if (!reaches_output_linearly(lin->output, &why)) {
-      last_reason = "the output of " + lin->name + " goes through " + why +
-                    " before the logits; a non-linear head has no class activation map";
+      if (last_reason.empty())
+        last_reason = "the output of " + lin->name + " goes through " + why +
+                      " before the logits; a non-linear head has no class activation map";
       continue;
     }
     GraphHead h;

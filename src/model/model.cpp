@@ -13,6 +13,7 @@
 #include "model/head.hpp"
 #include "model/metadata.hpp"
 #include "model/model_impl.hpp"
+#include "model/tap.hpp"
 
 namespace camkit {
 namespace {
@@ -58,14 +59,6 @@ int input_channels_of(torch::jit::Graph& graph, const torch::jit::Module& module
   return 0;
 }
 
-// Makes the inlined, analysed graph return (logits, features) instead of the model's output.
-void retarget_outputs(torch::jit::Graph& graph, torch::jit::Value* logits,
-                      torch::jit::Value* features) {
-  while (!graph.outputs().empty()) graph.eraseOutput(0);
-  torch::jit::Node* tuple = graph.insertNode(graph.createTuple({logits, features}));
-  graph.registerOutput(tuple->output());
-}
-
 // The tapped graph as a method of the model, frozen (weights become constants) and optimised
 // for inference (conv-BN folding, oneDNN layouts); nullopt when the graph does not freeze.
 std::optional<torch::jit::Module> freeze_tapped(torch::jit::Module& module,
@@ -85,20 +78,41 @@ std::optional<torch::jit::Module> freeze_tapped(torch::jit::Module& module,
   }
 }
 
+// The input of probe runs: the model's declared input, else 224x224.
+at::Tensor probe_input(const Model::Impl& m) {
+  Preprocess pre = m.metadata.preprocess.value_or(Preprocess{});
+  int h = pre.input_height(), w = pre.input_width();
+  if (h == 0 && m.input.height > 0) h = m.input.height, w = m.input.width;
+  if (h == 0) h = w = 224;
+  const int c = m.input.channels > 0 ? m.input.channels : 3;
+  return at::randn({1, c, h, w}, at::make_generator<at::CPUGeneratorImpl>(7)).to(m.device);
+}
+
+// Records the tapped layer's shape for the probe input; false when the probe does not run.
+bool probe_layer(Model::Impl& m, at::Tensor* logits = nullptr, at::Tensor* features = nullptr) {
+  torch::NoGradGuard no_grad;
+  at::Tensor l, f;
+  try {
+    std::tie(l, f) = m.run(probe_input(m));
+  } catch (const std::exception&) {
+    return false;  // the model needs another input size; checked on real inputs instead
+  }
+  if (f.dim() == 4) {
+    m.layer.channels = static_cast<int>(f.size(1));
+    m.layer.height = static_cast<int>(f.size(2));
+    m.layer.width = static_cast<int>(f.size(3));
+  }
+  if (l.dim() == 2) m.num_classes = static_cast<int>(l.size(1));
+  if (logits) *logits = l;
+  if (features) *features = f;
+  return true;
+}
+
 // The identity mean(M_c) + b_c = y_c on a seeded random input: proves the head found in the
 // graph is the one computing the logits (and that an avg_pool2d covers the whole map).
-void verify_head(Model::Impl& m, const Preprocess& pre) {
-  const int c = pre.channels > 0 ? pre.channels : 3;
-  int h = pre.input_height(), w = pre.input_width();
-  if (h == 0) h = w = 224;
-  torch::NoGradGuard no_grad;
-  at::Tensor x = at::randn({1, c, h, w}, at::make_generator<at::CPUGeneratorImpl>(7)).to(m.device);
+void verify_head(Model::Impl& m) {
   at::Tensor logits, features;
-  try {
-    std::tie(logits, features) = m.run(x);
-  } catch (const std::exception&) {
-    return;  // the model needs another input size; checked on real inputs instead
-  }
+  if (!probe_layer(m, &logits, &features)) return;
   if (features.dim() != 4) {
     m.head = no_head("the feature map is not 4-D (N, C, H, W)");
     return;
@@ -106,11 +120,13 @@ void verify_head(Model::Impl& m, const Preprocess& pre) {
   m.head.feature_height = static_cast<int>(features.size(2));
   m.head.feature_width = static_cast<int>(features.size(3));
   if (features.size(1) != m.weight.size(1)) {
-    throw Error(ErrorCode::usage, "--layer " + m.options.layer + ": outputs " +
-                                      std::to_string(features.size(1)) +
-                                      " channels, but the classifier " + m.head.classifier +
-                                      " takes " + std::to_string(m.weight.size(1)));
+    m.cam_layer_error = "--layer " + m.options.layer + " outputs " +
+                        std::to_string(features.size(1)) + " channels, but the classifier " +
+                        m.head.classifier + " takes " + std::to_string(m.weight.size(1)) +
+                        "; CAM needs the classifier's input (gradient methods take any layer)";
+    return;
   }
+  torch::NoGradGuard no_grad;
   at::Tensor maps =
       at::einsum("kc,nchw->nkhw", {m.weight, features.to(at::kFloat)}) + m.bias.view({1, -1, 1, 1});
   if (m.head.relu_before_pool) maps = maps.relu();
@@ -126,19 +142,52 @@ void verify_head(Model::Impl& m, const Preprocess& pre) {
   }
 }
 
+// The last 4-D activation with spatial size > 1 that the logits depend on, found by running
+// every candidate once on a probe input.
+torch::jit::Value* last_activation(Model::Impl& m, torch::jit::Graph& graph,
+                                   torch::jit::Value* logits) {
+  const std::vector<torch::jit::Value*> candidates = detail::ancestor_tensors(graph, logits);
+  if (candidates.empty()) return nullptr;
+  auto probe = detail::tapped_graph(graph, logits, candidates.front(), candidates);
+  torch::jit::GraphFunction fn("camkit_probe", probe, nullptr);
+  torch::NoGradGuard no_grad;
+  c10::IValue out;
+  try {
+    out = m.call(fn, {probe_input(m)});
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+  const auto& values = out.toTuple()->elements();
+  for (size_t i = values.size(); i-- > 2;) {
+    if (!values[i].isTensor()) continue;
+    const at::Tensor t = values[i].toTensor();
+    if (t.dim() == 4 && t.size(2) * t.size(3) > 1) return candidates[i - 2];
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) const {
+c10::IValue Model::Impl::call(torch::jit::GraphFunction& fn,
+                              std::vector<c10::IValue> args) const {
   // Running a loaded graph is safe from several threads at once; nothing here mutates state.
-  c10::IValue out;
-  if (frozen) {
-    out = const_cast<torch::jit::Module&>(*frozen).get_method(kTappedMethod)({batch.to(device)});
-  } else {
-    std::vector<c10::IValue> stack{module._ivalue(), batch.to(device)};
-    tapped->run(stack);
-    out = stack.front();
-  }
+  std::vector<c10::IValue> stack{module._ivalue()};
+  for (auto& a : args) stack.push_back(std::move(a));
+  fn.run(stack);
+  return stack.front();
+}
+
+std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) const {
+  const c10::IValue out =
+      frozen ? const_cast<torch::jit::Module&>(*frozen).get_method(kTappedMethod)({batch.to(device)})
+             : call(*tapped, {batch.to(device)});
   const auto tuple = out.toTuple();
+  return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
+}
+
+std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& batch) const {
+  torch::AutoGradMode grad(true);
+  const auto tuple = call(*tapped_grad, {batch.to(device)}).toTuple();
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
 }
 
@@ -184,53 +233,79 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   head.found = gh.found;
   head.reason = gh.reason;
   if (gh.found) {
-    if (!options.layer.empty()) {
-      torch::jit::Value* v = detail::module_output(*graph, options.layer);
-      if (!v)
-        throw Error(ErrorCode::usage, "--layer " + options.layer +
-                                          ": no such module in the model (camkit info lists "
-                                          "the module paths)");
-      if (v->node()->owningBlock() != graph->block())
-        throw Error(ErrorCode::usage, "--layer " + options.layer +
-                                          ": its output is computed under control flow and "
-                                          "cannot be tapped");
-      gh.features = v;
-    }
     head.kind = gh.kind;
     head.pooling = gh.pooling;
     head.classifier = gh.classifier;
     std::tie(head.feature_layer, head.feature_ops) = detail::describe_value(*graph, gh.features);
-    if (!options.layer.empty()) head.feature_layer = options.layer, head.feature_ops.clear();
     head.num_classes = static_cast<int>(gh.weight.size(0));
     head.feature_channels = static_cast<int>(gh.weight.size(1));
     head.has_bias = gh.bias.defined();
     head.relu_before_pool = gh.relu_before_pool;
+    impl->num_classes = head.num_classes;
     impl->weight = gh.weight.to(impl->device, at::kFloat).contiguous();
     impl->bias = gh.bias.defined() ? gh.bias.to(impl->device, at::kFloat).contiguous()
                                    : at::zeros({gh.weight.size(0)}, impl->weight.options());
+  }
+  torch::jit::Value* logits = gh.found ? gh.logits : detail::model_output(*graph);
+  if (!logits) throw Error(ErrorCode::model, path + ": the model does not return a tensor");
 
-    retarget_outputs(*graph, gh.logits, gh.features);
-    torch::jit::EliminateDeadCode(graph);
-    impl->tapped = std::make_shared<torch::jit::GraphFunction>("camkit_tapped", graph, nullptr);
-    if (options.optimize) impl->frozen = freeze_tapped(impl->module, graph);
-    // Linear heads are checked on every batch (CAM identity); heads whose check needs the whole
-    // map stack, a pooling whose extent is only known at run time, or a --layer whose channels
-    // must fit the classifier, are checked once here.
-    if (options.probe || !options.layer.empty() || head.kind == "conv1x1" ||
-        head.pooling == "aten::avg_pool2d") {
-      Preprocess probe = impl->metadata.preprocess.value_or(Preprocess{});
-      probe.channels = impl->input.channels;
-      if (impl->input.height > 0 && probe.input_height() == 0) {
-        probe.size_height = impl->input.height;
-        probe.size_width = impl->input.width;
-      }
-      verify_head(*impl, probe);
-    }
-    if (!head.found) {
-      impl->tapped.reset();
-      impl->frozen.reset();
+  // The layer the methods read: --layer, else the CAM head's feature map, else the last 4-D
+  // activation (found by a probe run).
+  LayerInfo& layer = impl->layer;
+  torch::jit::Value* features = nullptr;
+  if (!options.layer.empty()) {
+    features = detail::module_output(*graph, options.layer);
+    if (!features)
+      throw Error(ErrorCode::usage, "--layer " + options.layer +
+                                        ": no such module in the model (camkit info lists "
+                                        "the module paths)");
+    if (features->node()->owningBlock() != graph->block())
+      throw Error(ErrorCode::usage, "--layer " + options.layer +
+                                        ": its output is computed under control flow and "
+                                        "cannot be tapped");
+    layer.layer = options.layer;
+    layer.chosen_by = "--layer";
+  } else if (gh.found) {
+    features = gh.features;
+    layer.layer = head.feature_layer;
+    layer.ops = head.feature_ops;
+    layer.chosen_by = "cam head";
+  } else {
+    features = last_activation(*impl, *graph, logits);
+    if (features) {
+      std::tie(layer.layer, layer.ops) = detail::describe_value(*graph, features);
+      layer.chosen_by = "last activation";
     }
   }
+  if (!features) {
+    layer.reason = "no 4-D activation with spatial size > 1 found for a probe input; name one "
+                   "with --layer";
+    return Model(std::move(impl));
+  }
+  layer.found = true;
+  if (gh.found && !options.layer.empty()) head.feature_layer = options.layer, head.feature_ops = {};
+
+  auto tapped = detail::tapped_graph(*graph, logits, features);
+  impl->tapped = std::make_shared<torch::jit::GraphFunction>("camkit_tapped", tapped, nullptr);
+  impl->tapped_grad = std::make_shared<torch::jit::GraphFunction>(
+      "camkit_tapped_grad", detail::gradient_graph(*tapped), nullptr);
+  std::vector<torch::jit::Value*> crossing;
+  auto upper = detail::upper_graph(*graph, logits, features, &crossing);
+  impl->upper = std::make_shared<torch::jit::GraphFunction>("camkit_upper", upper, nullptr);
+  impl->tapped_cut = std::make_shared<torch::jit::GraphFunction>(
+      "camkit_tapped_cut", detail::tapped_graph(*graph, logits, features, crossing), nullptr);
+  // Gradients flow only from the logits down to the tap: parameters never need them.
+  for (at::Tensor p : impl->module.parameters()) p.requires_grad_(false);
+  if (options.optimize) impl->frozen = freeze_tapped(impl->module, tapped);
+
+  // Linear heads are checked on every batch (CAM identity); heads whose check needs the whole
+  // map stack, a pooling whose extent is only known at run time, or a --layer whose channels
+  // must fit the classifier, are checked once here.
+  if (gh.found && (options.probe || !options.layer.empty() || head.kind == "conv1x1" ||
+                   head.pooling == "aten::avg_pool2d"))
+    verify_head(*impl);
+  else if (options.probe || !gh.found)
+    probe_layer(*impl);
   return Model(std::move(impl));
 }
 
@@ -253,9 +328,8 @@ std::vector<std::string> Model::module_paths() const {
   return impl_->modules;
 }
 
-int Model::num_classes() const {
-  return impl_->head.found ? impl_->head.num_classes : 0;
-}
+int Model::num_classes() const { return impl_->num_classes; }
+const LayerInfo& Model::layer() const { return impl_->layer; }
 
 std::string Model::label(int c) const {
   const auto& labels = impl_->metadata.labels;

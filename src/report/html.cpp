@@ -37,7 +37,7 @@ box-shadow:0 1px 2px rgba(0,0,0,.05);min-width:0}
 .meta{color:var(--muted);font-size:12px;overflow-wrap:anywhere}
 .decision{font-size:12px;font-weight:600;padding:1px 9px;border-radius:999px;background:#e0e7ff;
 color:#3730a3}
-.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px}
+.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(125px,1fr));gap:12px}
 figure{margin:0;min-width:0}
 .frame{position:relative;background:#111827;border-radius:4px;overflow:hidden}
 .frame img{display:block;width:100%;height:auto}
@@ -83,8 +83,11 @@ hit=words.every(function(w){return t.indexOf(w)>=0;});
 cards[i].classList.toggle('hidden',!hit);if(hit)n++;}
 shown.textContent=n+' of '+cards.length+' shown';}
 filter.addEventListener('input',apply);
+if(location.hash.indexOf('#q=')===0){filter.value=decodeURIComponent(location.hash.slice(3));}
+apply();
 document.getElementById('boxes').addEventListener('change',function(e){
 body.classList.toggle('nobox',!e.target.checked);});
+body.setAttribute('data-ready','1');
 })();
 )js";
 
@@ -102,7 +105,9 @@ std::string lower(std::string s) {
 }
 
 // The record's name: its path without ".json".
-std::string name_of(const Record& r) { return r.path.substr(0, r.path.size() - 5); }
+std::string name_of(const Record& r) {
+  return r.path.substr(0, r.path.size() - 5);
+}
 
 std::string label_or_class(const ClassEntry& e) {
   return e.label.empty() ? "class " + std::to_string(e.class_index) : e.label;
@@ -117,10 +122,11 @@ std::string distinct(const std::vector<Record>& records, std::string Record::*fi
   return out;
 }
 
+// The picture, linked to its file so that a click shows it at full size.
 std::string img(const std::string& src, const Record& r, const std::string& alt, bool lazy) {
-  return "<img src=\"" + html_escape(src) + "\" width=\"" + std::to_string(r.width) +
-         "\" height=\"" + std::to_string(r.height) + "\" alt=\"" + html_escape(alt) + "\"" +
-         (lazy ? " loading=\"lazy\"" : "") + ">";
+  return "<a href=\"" + html_escape(src) + "\"><img src=\"" + html_escape(src) + "\" width=\"" +
+         std::to_string(r.width) + "\" height=\"" + std::to_string(r.height) + "\" alt=\"" +
+         html_escape(alt) + "\"" + (lazy ? " loading=\"lazy\"" : "") + "></a>";
 }
 
 std::string placeholder(const Record& r, const std::string& note) {
@@ -135,17 +141,17 @@ std::string box_div(const std::array<double, 4>& b, const Record& r) {
   const double y0 = std::clamp(b[1], 0.0, h), y1 = std::clamp(b[3], 0.0, h);
   const std::string coords =
       fixed(b[0], 0) + "," + fixed(b[1], 0) + "," + fixed(b[2], 0) + "," + fixed(b[3], 0);
-  return "<div class=\"box\" data-box=\"" + coords + "\" style=\"left:" +
-         fixed(100 * x0 / w, 3) + "%;top:" + fixed(100 * y0 / h, 3) +
-         "%;width:" + fixed(100 * (x1 - x0) / w, 3) + "%;height:" + fixed(100 * (y1 - y0) / h, 3) +
-         "%\" title=\"box x " + fixed(b[0], 0) + "\xE2\x80\x93" + fixed(b[2], 0) + ", y " +
-         fixed(b[1], 0) + "\xE2\x80\x93" + fixed(b[3], 0) + " px\"></div>";
+  return "<div class=\"box\" data-box=\"" + coords + "\" style=\"left:" + fixed(100 * x0 / w, 3) +
+         "%;top:" + fixed(100 * y0 / h, 3) + "%;width:" + fixed(100 * (x1 - x0) / w, 3) +
+         "%;height:" + fixed(100 * (y1 - y0) / h, 3) + "%\" title=\"box x " + fixed(b[0], 0) +
+         "\xE2\x80\x93" + fixed(b[2], 0) + ", y " + fixed(b[1], 0) + "\xE2\x80\x93" +
+         fixed(b[3], 0) + " px\"></div>";
 }
 
 std::string figure(const Record& r, const ExplainedClass& e, bool lazy) {
   const ClassEntry& c = e.entry;
-  std::string out = "<figure class=\"overlay\" data-class=\"" + std::to_string(c.class_index) +
-                    "\">";
+  std::string out =
+      "<figure class=\"overlay\" data-class=\"" + std::to_string(c.class_index) + "\">";
   if (e.overlay_src.empty()) {
     out += placeholder(r, "overlay not found: " + e.overlay);
   } else {
@@ -176,12 +182,15 @@ std::string card(const Record& r, bool lazy, bool show_model) {
          (r.channels == 1 ? " channel" : " channels") + "</span>";
   if (show_model) out += "<span class=\"meta\">" + html_escape(r.model) + "</span>";
   if (r.decision && !r.predictions.empty())
-    out += "<span class=\"decision\">" + html_escape(*r.decision) + " \xC2\xB7 p = " +
-           fixed(r.predictions[0].score, 3) + "</span>";
-  out += "</div><div class=\"figures\"><figure class=\"input\">";
-  out += r.input_src.empty() ? placeholder(r, r.input_note)
-                             : "<div class=\"frame\">" + img(r.input_src, r, name_of(r), lazy) +
-                                   "</div>";
+    out += "<span class=\"decision\">" + html_escape(*r.decision) +
+           " \xC2\xB7 p = " + fixed(r.predictions[0].score, 3) + "</span>";
+  // At most 240 px per figure, so that a card with one or two overlays does not blow them up.
+  const std::size_t figures = r.explanations.size() + 1;
+  out += "</div><div class=\"figures\" style=\"max-width:" + std::to_string(figures * 252 - 12) +
+         "px\"><figure class=\"input\">";
+  out += r.input_src.empty()
+             ? placeholder(r, r.input_note)
+             : "<div class=\"frame\">" + img(r.input_src, r, name_of(r), lazy) + "</div>";
   out += "<figcaption><span class=\"lbl\">input</span><br><span class=\"cls\">" +
          html_escape(r.input) + "</span></figcaption></figure>";
   for (const ExplainedClass& e : r.explanations) out += figure(r, e, lazy);
@@ -233,7 +242,7 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
   if (!info.skipped.empty()) {
     out += "<details class=\"problems\"><summary>" + std::to_string(info.skipped.size()) +
            (info.skipped.size() == 1 ? " record" : " records") +
-           " could not be read and are not shown</summary><ul>";
+           " could not be read (not shown)</summary><ul>";
     for (const std::string& s : info.skipped) out += "<li>" + html_escape(s) + "</li>";
     out += "</ul></details>\n";
   }

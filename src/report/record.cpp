@@ -12,12 +12,23 @@ std::string html_escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -109,8 +120,7 @@ Record parse_record(const json& j) {
   if (field(j, "decision")) r.decision = text(j, "decision", "", true);
   const json& predictions = array(j, "predictions");
   for (std::size_t i = 0; i < predictions.size(); ++i)
-    r.predictions.push_back(
-        class_entry(predictions[i], "predictions[" + std::to_string(i) + "]."));
+    r.predictions.push_back(class_entry(predictions[i], "predictions[" + std::to_string(i) + "]."));
   const json& explanations = array(j, "explanations");
   for (std::size_t i = 0; i < explanations.size(); ++i) {
     const std::string where = "explanations[" + std::to_string(i) + "].";

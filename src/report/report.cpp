@@ -113,8 +113,7 @@ bool add_display_copy(Record& r, const fs::path& root, const ReportOptions& opt)
     r.input_note = std::string("input not shown: ") + e.what();
     return false;
   }
-  const std::string rel =
-      std::string(kAssets) + "/" + r.path.substr(0, r.path.size() - 5) + ".png";
+  const std::string rel = std::string(kAssets) + "/" + r.path.substr(0, r.path.size() - 5) + ".png";
   write_file_atomic((root / rel).string(), encode_png(picture, 6));
   r.input_src = report::url_path(rel);
   return true;
@@ -126,8 +125,8 @@ void resolve_overlays(Record& r, const fs::path& root) {
   for (report::ExplainedClass& e : r.explanations) {
     const fs::path p(e.overlay);
     std::error_code ec;
-    const fs::path rel = p.is_absolute() ? fs::relative(p, root, ec)
-                                         : (record_dir / p).lexically_normal();
+    const fs::path rel =
+        p.is_absolute() ? fs::relative(p, root, ec) : (record_dir / p).lexically_normal();
     if (!ec && !rel.empty() && fs::is_regular_file(root / rel, ec))
       e.overlay_src = report::url_path(rel.generic_string());
   }
@@ -138,8 +137,8 @@ void resolve_overlays(Record& r, const fs::path& root) {
 ReportSummary write_report(const std::string& dir, const ReportOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw Error(ErrorCode::usage, dir + (fs::exists(dir, ec) ? ": not a directory"
-                                                             : ": no such directory"));
+    throw Error(ErrorCode::usage,
+                dir + (fs::exists(dir, ec) ? ": not a directory" : ": no such directory"));
   if (options.max_image_side < 16)
     throw Error(ErrorCode::usage, "report: max_image_side must be at least 16");
   const fs::path root(dir);

@@ -178,11 +178,17 @@ TEST_F(Cli, UsageErrorsExitWith2) {
 TEST_F(Cli, ModelWithoutCamHeadExitsWith3AndSaysWhy) {
   write_png("in/a.png", 64, 64);
   for (const char* name : {"vgg11_traced", "mobilenet_v3_small_traced"}) {
-    const Result r =
-        camkit("explain " + model(name) + " " + path("in/a.png") + " -o " + path("out"));
+    const Result r = camkit("explain " + model(name) + " " + path("in/a.png") + " -o " +
+                            path("out") + " --method cam");
     EXPECT_EQ(r.code, 3) << r.err;
     EXPECT_NE(r.err.find("no CAM head"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("Grad-CAM"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--method gradcam"), std::string::npos) << r.err;
+    // By default such a model is explained with Grad-CAM, and says so.
+    const Result dflt = camkit("explain " + model(name) + " " + path("in/a.png") + " -o " +
+                               path("out2") + " --json");
+    EXPECT_EQ(dflt.code, 0) << dflt.err;
+    EXPECT_NE(dflt.err.find("using Grad-CAM"), std::string::npos) << dflt.err;
+    EXPECT_EQ(nlohmann::json::parse(dflt.out)["method"], "gradcam");
     const Result info = camkit("info " + model(name));
     EXPECT_EQ(info.code, 3);
   }

@@ -91,18 +91,29 @@ TEST(Layer, ModuleOutputOverridesTheFeatureMap) {
   EXPECT_LT(max_rel_error(a.maps[0].raw.data, b.maps[0].raw.data), 1e-5);
 }
 
-TEST(Layer, UnknownOrIncompatibleLayerIsAUsageError) {
-  for (const char* layer : {"layer9", "layer3"}) {
-    ModelOptions opt;
-    opt.layer = layer;
-    try {
-      Model::load(file_of("resnet18_traced"), opt);
-      ADD_FAILURE() << layer << " accepted";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::usage) << e.what();
-      EXPECT_NE(std::string(e.what()).find(layer), std::string::npos) << e.what();
-    }
+TEST(Layer, UnknownLayerIsAUsageErrorAndIncompatibleLayerRefusesCamOnly) {
+  ModelOptions opt;
+  opt.layer = "layer9";
+  try {
+    Model::load(file_of("resnet18_traced"), opt);
+    ADD_FAILURE() << "layer9 accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::usage) << e.what();
+    EXPECT_NE(std::string(e.what()).find("layer9"), std::string::npos) << e.what();
   }
+  opt.layer = "layer3";  // 256 channels: fine for gradients, not for the 512-wide classifier
+  const Model model = Model::load(file_of("resnet18_traced"), opt);
+  const Prepared in = prepared_from_npy(models_dir() + "resnet18_traced.input.npy");
+  try {
+    Explainer(model).explain(in, {});
+    ADD_FAILURE() << "CAM on layer3 accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::usage) << e.what();
+    EXPECT_NE(std::string(e.what()).find("layer3"), std::string::npos) << e.what();
+  }
+  ExplainOptions eo;
+  eo.method = Method::gradcam;
+  EXPECT_EQ(Explainer(model).explain(in, eo).maps[0].raw.height, 14);
 }
 
 TEST(Metadata, EmbeddedMetadataGivesLabelsAndPreprocessing) {

@@ -91,8 +91,10 @@ TEST_P(NegativeModel, IsRefusedWithAReason) {
   EXPECT_FALSE(model.head().found);
   EXPECT_FALSE(model.head().reason.empty());
   try {
-    Explainer explainer(model);
-    FAIL() << "an Explainer was made for a model without a CAM head";
+    Explainer(model).explain(prepared_from_npy(models_dir() + m["name"].get<std::string>() +
+                                               ".input.npy"),
+                             {});
+    FAIL() << "CAM ran on a model without a CAM head";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::model);
     EXPECT_NE(std::string(e.what()).find("no CAM head"), std::string::npos) << e.what();

@@ -1,0 +1,77 @@
+// Score-CAM and Ablation-CAM: maps from extra forward passes, run in batches.
+#include <torch/script.h>
+
+#include "explain/explain_impl.hpp"
+#include "methods/methods.hpp"
+
+namespace camkit::detail {
+
+at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& features,
+                         const std::vector<int>& classes, int batch_size) {
+  torch::NoGradGuard no_grad;
+  at::Tensor constant;
+  const at::Tensor masks = methods::scorecam_masks(features, x.size(1), x.size(2), &constant);
+  // Channels whose map is constant have an all-zero mask and so one masked input between them:
+  // score it once, not once per channel.
+  const at::Tensor varying = constant.logical_not().nonzero().flatten();
+  const bool any_constant = constant.any().item<bool>();
+  std::vector<at::Tensor> chunks;
+  const int64_t n = varying.size(0);
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const at::Tensor idx = varying.slice(0, start, std::min(n, start + batch_size));
+    chunks.push_back(m.run(x.unsqueeze(0) * masks.index_select(0, idx).unsqueeze(1)).first);
+  }
+  const int64_t k = features.size(0);
+  const at::Tensor idx = at::tensor(std::vector<int64_t>(classes.begin(), classes.end()));
+  at::Tensor scores = at::empty({k, static_cast<int64_t>(classes.size())}, at::kFloat);
+  if (n > 0)
+    scores.index_copy_(0, varying.cpu(),
+                       at::cat(chunks).to(at::kCPU, at::kFloat).index_select(1, idx));
+  if (any_constant) {
+    const at::Tensor zero = m.run(at::zeros_like(x).unsqueeze(0)).first.to(at::kCPU, at::kFloat);
+    scores.index_put_({constant.cpu()}, zero.index_select(1, idx));
+  }
+  std::vector<at::Tensor> maps;
+  for (size_t j = 0; j < classes.size(); ++j)
+    maps.push_back(methods::scorecam(features, scores.select(1, j).to(features.device())));
+  return at::stack(maps);
+}
+
+at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& features,
+                            const std::vector<c10::IValue>& crossing, const at::Tensor& logits,
+                            const std::vector<int>& classes, int batch_size) {
+  torch::NoGradGuard no_grad;
+  const int64_t k = features.size(0);
+  // The layers above the tap run on a batch of copies of A, each with one channel zeroed.
+  // Values they read from below the tap are repeated along the batch when batched; ones that
+  // are not tensors of batch 1 force one copy per run.
+  bool batchable = true;
+  for (const c10::IValue& v : crossing)
+    batchable &= v.isTensor() && v.toTensor().dim() > 0 && v.toTensor().size(0) == 1;
+  const int64_t step = batchable ? std::max(1, batch_size) : 1;
+  std::vector<at::Tensor> out;
+  for (int64_t start = 0; start < k; start += step) {
+    const int64_t b = std::min(k, start + step) - start;
+    at::Tensor batch = features.unsqueeze(0).repeat({b, 1, 1, 1});
+    for (int64_t i = 0; i < b; ++i) batch[i][start + i].zero_();
+    std::vector<c10::IValue> args{batch};
+    for (const c10::IValue& v : crossing) {
+      if (b == 1) {
+        args.push_back(v);
+        continue;
+      }
+      std::vector<int64_t> reps(v.toTensor().dim(), 1);
+      reps[0] = b;
+      args.emplace_back(v.toTensor().repeat(reps));
+    }
+    out.push_back(m.call(*m.upper, args).toTensor().reshape({b, -1}));
+  }
+  const at::Tensor ablated = at::cat(out).to(at::kFloat);
+  std::vector<at::Tensor> maps;
+  for (int c : classes)
+    maps.push_back(methods::ablationcam(features, ablated.select(1, c).to(features.device()),
+                                        logits[c].item<double>()));
+  return at::stack(maps);
+}
+
+}  // namespace camkit::detail

@@ -1,0 +1,155 @@
+// Every method's raw map against the independent PyTorch references of
+// tests/python/camkit_reference.py (made by tests/python/fixtures_methods.py).
+#include <gtest/gtest.h>
+
+#include "camkit/error.hpp"
+#include "camkit/explain.hpp"
+#include "fixtures.hpp"
+
+namespace camkit::testing {
+namespace {
+
+std::string methods_dir() { return std::string(CAMKIT_FIXTURES) + "/methods/"; }
+
+struct Case {
+  nlohmann::json model, layer;
+  std::string method;
+  int cls;
+  std::string file;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  std::ifstream in(methods_dir() + "manifest.json");
+  if (!in) return out;
+  const nlohmann::json m = nlohmann::json::parse(in);
+  for (const auto& model : m["models"])
+    for (const auto& layer : model["layers"])
+      for (const auto& [method, per_class] : layer["maps"].items())
+        for (const auto& [cls, file] : per_class.items())
+          out.push_back({model, layer, method, std::stoi(cls), file.get<std::string>()});
+  return out;
+}
+
+class MethodParity : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MethodParity, RawMapEqualsPyTorchReference) {
+  const Case& c = GetParam();
+  ModelOptions opt;
+  opt.optimize = false;
+  const std::string layer = c.layer["path"];
+  // CAM reads the head's own feature map; every other method is pointed at the layer.
+  if (c.method != "cam") opt.layer = layer;
+  const Model model = Model::load(methods_dir() + c.model["file"].get<std::string>(), opt);
+  ASSERT_TRUE(model.layer().found) << model.layer().reason;
+  EXPECT_EQ(model.layer().layer, layer);
+  ExplainOptions eo;
+  eo.method = *parse_method(c.method);
+  eo.classes = {c.cls};
+  eo.batch_size = 7;  // not a divisor of the channel count: exercises the last partial batch
+  const Explanation ex = Explainer(model).explain(
+      prepared_from_npy(methods_dir() + c.model["input"].get<std::string>()), eo);
+  ASSERT_EQ(ex.maps.size(), 1u);
+  const NpyArray ref = read_reference(methods_dir() + c.file);
+  ASSERT_EQ(ex.maps[0].raw.height, ref.shape[0]);
+  ASSERT_EQ(ex.maps[0].raw.width, ref.shape[1]);
+  double err = max_rel_error(ex.maps[0].raw.data, ref.values);
+  if (c.method == "eigencam") {  // an eigenvector's sign is a convention: compare up to it
+    std::vector<float> neg(ref.values);
+    for (float& v : neg) v = -v;
+    err = std::min(err, max_rel_error(ex.maps[0].raw.data, neg));
+  }
+  // XGrad-CAM divides by sum_ij A_kij, which nearly cancels for signed activations: float32
+  // rounding in A is magnified by the factor the reference measured.
+  double tolerance = 1e-4;
+  if (c.method == "xgradcam")
+    tolerance *= std::max(1.0, c.layer.value("xgradcam_amplification", 1.0));
+  EXPECT_LT(err, tolerance) << c.model["name"] << " " << layer << " " << c.method << " class "
+                            << c.cls;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, MethodParity, ::testing::ValuesIn(cases()), [](const auto& info) {
+      std::string name = info.param.model["name"].template get<std::string>() + "_" +
+                         info.param.layer["path"].template get<std::string>() + "_" +
+                         info.param.method + "_" + std::to_string(info.param.cls);
+      for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return name;
+    });
+
+TEST(Methods, GradCamWeightsAreCamWeightsOverMapArea) {
+  for (const auto& c : cases()) {
+    if (c.method != "cam") continue;
+    const Model model = Model::load(methods_dir() + c.model["file"].get<std::string>());
+    const Prepared in = prepared_from_npy(methods_dir() + c.model["input"].get<std::string>());
+    ExplainOptions eo;
+    eo.classes = {c.cls};
+    const Map cam = Explainer(model).explain(in, eo).maps[0].raw;
+    eo.method = Method::gradcam;
+    Map grad = Explainer(model).explain(in, eo).maps[0].raw;
+    for (float& v : grad.data) v *= static_cast<float>(cam.height * cam.width);
+    EXPECT_LT(max_rel_error(grad.data, cam.data), 1e-5) << c.model["name"];
+  }
+}
+
+TEST(Methods, SeveralClassesShareOneForwardAndMatchSingleRequests) {
+  for (const char* method : {"gradcam", "scorecam", "ablationcam"}) {
+    ModelOptions opt;
+    opt.layer = "layer4";
+    const Model model = Model::load(methods_dir() + "resnet18.pt", opt);
+    const Prepared in = prepared_from_npy(methods_dir() + "resnet18.input.npy");
+    ExplainOptions eo;
+    eo.method = *parse_method(method);
+    eo.classes = {8, 3};
+    const Explanation both = Explainer(model).explain(in, eo);
+    for (int k = 0; k < 2; ++k) {
+      eo.classes = {both.maps[k].prediction.class_index};
+      const Explanation one = Explainer(model).explain(in, eo);
+      EXPECT_LT(max_rel_error(both.maps[k].raw.data, one.maps[0].raw.data), 1e-5) << method;
+    }
+  }
+}
+
+TEST(Methods, ScoreCamIsIndependentOfBatchSizeAndGraphOptimisation) {
+  const Prepared in = prepared_from_npy(methods_dir() + "resnet18.input.npy");
+  std::vector<float> first;
+  for (bool optimize : {false, true})
+    for (int batch : {1, 64, 512}) {
+      ModelOptions opt;
+      opt.optimize = optimize;
+      const Model model = Model::load(methods_dir() + "resnet18.pt", opt);
+      ExplainOptions eo;
+      eo.method = Method::scorecam;
+      eo.batch_size = batch;
+      const auto map = Explainer(model).explain(in, eo).maps[0].raw.data;
+      if (first.empty()) first = map;
+      EXPECT_LT(max_rel_error(map, first), 1e-4) << batch << " " << optimize;
+    }
+}
+
+TEST(Methods, ModelWithoutCamHeadRefusesCamButRunsGradientMethods) {
+  const Model model = Model::load(methods_dir() + "vgg_small.pt");
+  EXPECT_FALSE(model.head().found);
+  ASSERT_TRUE(model.layer().found) << model.layer().reason;
+  EXPECT_EQ(model.layer().chosen_by, "last activation");
+  EXPECT_GT(model.layer().height * model.layer().width, 1);
+  const Prepared in = prepared_from_npy(methods_dir() + "vgg_small.input.npy");
+  try {
+    Explainer(model).explain(in, {});
+    FAIL() << "CAM ran without a CAM head";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::model);
+  }
+  ExplainOptions eo;
+  eo.method = Method::gradcam;
+  EXPECT_EQ(Explainer(model).explain(in, eo).maps.size(), 1u);
+}
+
+TEST(Methods, NamesRoundTrip) {
+  for (const std::string& name : method_names()) EXPECT_EQ(method_name(*parse_method(name)), name);
+  EXPECT_FALSE(parse_method("gradcam+"));
+}
+
+}  // namespace
+}  // namespace camkit::testing

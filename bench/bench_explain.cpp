@@ -9,6 +9,12 @@
 //   ExplainTop1/plain        camkit, graph as loaded: forward + feature tap + top-1 CAM
 //   ExplainTop1/optimized    camkit, frozen and optimised graph (the CLI's default for 8+ inputs)
 //   ExplainTop1Rendered      the optimised explain + display map + box + overlay + PNG encoding
+//   GradCamTop1              Grad-CAM on layer4: tapped forward + backward from the logit to the
+//                            tap only (goal: <= 1.2x Forward/as_loaded)
+//   ScoreCamTop1             Score-CAM on layer4, masked inputs in batches of 32 through the
+//                            optimised graph, constant channels scored once
+//   ScoreCamNaive            the unoptimised computation: one forward of the model as loaded per
+//                            channel (512), batch 1 (goal: ScoreCamTop1 <= 0.6x this)
 //   DecodeAndPrepare         JPEG decoding + torchvision-exact resize, crop, normalisation
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -60,6 +66,25 @@ void ExplainTop1(benchmark::State& state, bool optimized) {
   for (auto _ : state) benchmark::DoNotOptimize(explainer.explain(fixture().input, {}));
 }
 
+void Method(benchmark::State& state, camkit::Method method) {
+  const camkit::Model model = camkit::Model::load(g_model, {});
+  const camkit::Explainer explainer(model);
+  camkit::ExplainOptions eo;
+  eo.method = method;
+  for (auto _ : state) benchmark::DoNotOptimize(explainer.explain(fixture().input, eo));
+}
+
+void ScoreCamNaive(benchmark::State& state) {
+  torch::NoGradGuard no_grad;
+  torch::jit::Module m = torch::jit::load(g_model);
+  m.eval();
+  const at::Tensor x = fixture().tensor;
+  const camkit::Model model = camkit::Model::load(g_model, {});
+  const int channels = model.head().feature_channels;
+  for (auto _ : state)
+    for (int k = 0; k < channels; ++k) benchmark::DoNotOptimize(m.forward({x * 0.5}));
+}
+
 void ExplainTop1Rendered(benchmark::State& state) {
   const camkit::Model model = camkit::Model::load(g_model, {});
   const camkit::Explainer explainer(model);
@@ -108,6 +133,14 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("DecodeAndPrepare", DecodeAndPrepare)
       ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("GradCamTop1", Method, camkit::Method::gradcam)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ScoreCamTop1", Method, camkit::Method::scorecam)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3);
+  benchmark::RegisterBenchmark("ScoreCamNaive", ScoreCamNaive)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(2);
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   benchmark::RunSpecifiedBenchmarks();

@@ -114,18 +114,18 @@ TEST(Methods, SeveralClassesShareOneForwardAndMatchSingleRequests) {
 TEST(Methods, ScoreCamIsIndependentOfBatchSizeAndGraphOptimisation) {
   const Prepared in = prepared_from_npy(methods_dir() + "resnet18.input.npy");
   std::vector<float> first;
-  for (bool optimize : {false, true})
-    for (int batch : {1, 64, 512}) {
-      ModelOptions opt;
-      opt.optimize = optimize;
-      const Model model = Model::load(methods_dir() + "resnet18.pt", opt);
-      ExplainOptions eo;
-      eo.method = Method::scorecam;
-      eo.batch_size = batch;
-      const auto map = Explainer(model).explain(in, eo).maps[0].raw.data;
-      if (first.empty()) first = map;
-      EXPECT_LT(max_rel_error(map, first), 1e-4) << batch << " " << optimize;
-    }
+  const std::pair<bool, int> runs[] = {{false, 512}, {false, 5}, {true, 64}};
+  for (const auto& [optimize, batch] : runs) {
+    ModelOptions opt;
+    opt.optimize = optimize;
+    const Model model = Model::load(methods_dir() + "resnet18.pt", opt);
+    ExplainOptions eo;
+    eo.method = Method::scorecam;
+    eo.batch_size = batch;
+    const auto map = Explainer(model).explain(in, eo).maps[0].raw.data;
+    if (first.empty()) first = map;
+    EXPECT_LT(max_rel_error(map, first), 1e-4) << batch << " " << optimize;
+  }
 }
 
 TEST(Methods, ModelWithoutCamHeadRefusesCamButRunsGradientMethods) {

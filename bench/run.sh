@@ -24,3 +24,7 @@ done
 printf '%s\n' "${times[@]}" | sort -n | sed -n 4p | xargs printf 'median %.3f s\n'
 start=$(date +%s.%N); "$build/camkit" --version >/dev/null; end=$(date +%s.%N)
 echo "process start-up alone (LibTorch's static initialisation): $(echo "$end - $start" | bc) s"
+echo "== dataset pipeline: 1,000 generated 224x224 JPEGs, overlays written, vs the bare forward pass"
+"$build/bench/bench_pipeline" --model="$model" --images=1000 --threads=2
+echo "== peak RSS with 10,000 images (compare with the 1,000-image figure above)"
+"$build/bench/bench_pipeline" --model="$model" --images=10000 --threads=2 --forward=0

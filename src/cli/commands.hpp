@@ -14,6 +14,7 @@ Runner add_explain(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_eval(CLI::App& app);    // eval_command.cpp
 Runner add_report(CLI::App& app);  // report_command.cpp
+Runner add_merge(CLI::App& app);   // merge_command.cpp
 
 /// One-line diagnostic on stderr, prefixed "camkit: ".
 void diagnose(const std::string& message);

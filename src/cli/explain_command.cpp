@@ -1,12 +1,13 @@
-// camkit explain MODEL INPUT...: maps, overlays, boxes and records for every input.
-#include <filesystem>
+// camkit explain MODEL INPUT...: maps, overlays, boxes and records for every input, through the
+// dataset pipeline (camkit/pipeline.hpp; docs/batch.md).
 #include <iostream>
-#include <nlohmann/json.hpp>
+#include <map>
 #include <thread>
+#include <tuple>
 
 #include "camkit/error.hpp"
-#include "camkit/explain.hpp"
-#include "camkit/output.hpp"
+#include "camkit/eval.hpp"
+#include "camkit/pipeline.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/preprocess_flags.hpp"
@@ -19,7 +20,7 @@ struct ExplainArgs {
   std::vector<std::string> inputs;
   std::string out = "camkit-out";
   int top_k = 1;
-  std::vector<int> classes;
+  std::vector<std::string> classes;
   std::string preset;
   int resize = 0;
   std::vector<int> crop, size;
@@ -37,112 +38,120 @@ struct ExplainArgs {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::string optimize = "auto";
   std::string method = "auto";
-  int batch_size = 32;
+  int batch_size = 8;
+  int mask_batch = 32;
+  int workers = 0;
+  bool overwrite = false;
+  bool no_overlay = false;
+  std::string format = "png";
+  int png_compression = 3;
+  int quality = 90;
+  std::string shard;
 };
 
-struct Rendering {
-  Colormap colormap = Colormap::jet;
-  std::optional<Colormap> image_colormap;
-  float alpha = 0.5f;
-  float box_threshold = 0.2f;
-  bool draw_box = false;
-  bool raw = false;
-};
-
-nlohmann::json prediction_json(const Prediction& p) {
-  return {{"class", p.class_index},
-          {"label", p.label.empty() ? nlohmann::json() : nlohmann::json(p.label)},
-          {"score", p.score},
-          {"logit", p.logit}};
-}
-
-// Renders and writes one input's files; returns its record. Files are written before the
-// record, so a record on disk means its files are complete.
-nlohmann::json write_outputs(const InputFile& in, const Image& image, const Prepared& prepared,
-                             const Explanation& ex, const Model& model, const Rendering& r,
-                             const std::filesystem::path& out_dir) {
-  namespace fs = std::filesystem;
-  const fs::path rel(in.relative);
-  const fs::path dir = out_dir / rel.parent_path();
-  const std::string stem = rel.stem().string();
-  const HeadInfo& head = model.head();
-  nlohmann::json rec{
-      {"input", in.path},
-      {"image", {{"width", image.width}, {"height", image.height}, {"channels", image.channels}}},
-      {"model", model.path()},
-      {"method", method_name(ex.method)},
-      {"feature_layer", model.layer().layer},
-      {"feature_shape",
-       {ex.method == Method::cam ? head.feature_channels : model.layer().channels,
-        ex.maps.empty() ? 0 : ex.maps[0].raw.height, ex.maps.empty() ? 0 : ex.maps[0].raw.width}}};
-  if (ex.binary) rec["decision"] = decision_label(ex, model);
-  rec["predictions"] = nlohmann::json::array();
-  for (const Prediction& p : ex.predictions) rec["predictions"].push_back(prediction_json(p));
-  const Rgb8 base = to_rgb8(image, image.channels == 1 ? r.image_colormap : std::nullopt);
-  rec["explanations"] = nlohmann::json::array();
-  for (const ClassMap& cm : ex.maps) {
-    nlohmann::json e = prediction_json(cm.prediction);
-    const std::string name = stem + "." + std::to_string(cm.prediction.class_index);
-    // CAM's paper normalises the raw map without a ReLU; its successors apply one.
-    const Localization loc =
-        localize(cm.raw, prepared, r.box_threshold, method_uses_relu(ex.method));
-    const std::optional<Box>& image_box = loc.box;
-    const Map& display = loc.display;
-    const Region& region = loc.region;
-    Rgb8 picture = overlay(base, display, region, r.colormap, r.alpha);
-    if (r.draw_box && image_box) {
-      const std::uint8_t white[3] = {255, 255, 255};
-      draw_box(picture, *image_box, white, std::max(1, std::min(image.width, image.height) / 150));
+// The inputs as pipeline inputs: positions in the whole list, the shard's part of it, and true
+// classes of ImageFolder layouts (eval.hpp's rule: label names, else sorted folder index).
+std::vector<PipelineInput> pipeline_inputs(const std::vector<InputFile>& files, const Model& model,
+                                           int shard, int shards, bool need_truth) {
+  const ClassSpace space = ClassSpace::for_model(model.num_classes(), model.metadata().labels);
+  std::map<std::string, std::map<std::string, int>> roots;
+  std::vector<PipelineInput> out;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const InputFile& f = files[i];
+    if (!in_shard(f.relative, shard, shards)) continue;
+    PipelineInput in{f.path, f.relative, std::nullopt, "", i};
+    if (!f.root.empty()) {
+      auto it = roots.find(f.root);
+      if (it == roots.end()) {
+        std::map<std::string, int> classes;
+        try {
+          classes = image_folder_classes(class_folders(f.root), space);
+        } catch (const Error& e) {
+          if (need_truth) throw;
+          diagnose("note: " + f.root + ": sub-folders are not classes (" + e.what() + ")");
+        }
+        it = roots.emplace(f.root, std::move(classes)).first;
+      }
+      const auto c = it->second.find(f.class_folder);
+      if (c != it->second.end()) {
+        in.true_class = c->second;
+        in.true_label = f.class_folder;
+      }
     }
-    write_file_atomic((dir / (name + ".png")).string(), encode_png(picture));
-    e["overlay"] = name + ".png";
-    if (r.raw) {
-      write_file_atomic((dir / (name + ".npy")).string(), encode_npy(cm.raw));
-      e["raw"] = name + ".npy";
-    }
-    e["box"] = image_box
-                   ? nlohmann::json{image_box->x0, image_box->y0, image_box->x1, image_box->y1}
-                   : nlohmann::json();
-    rec["explanations"].push_back(e);
+    out.push_back(std::move(in));
   }
-  const fs::path record = dir / (stem + ".json");
-  write_file_atomic(record.string(), rec.dump(2) + "\n");
-  rec["record"] = record.string();
-  return rec;
+  return out;
 }
 
 int run_explain(const ExplainArgs& a) {
   if (a.top_k < 1) throw Error(ErrorCode::usage, "--top-k must be at least 1");
+  PipelineOptions po;
+  auto cmap = parse_colormap(a.colormap);
+  if (!cmap) throw Error(ErrorCode::usage, "--colormap " + a.colormap + ": unknown colormap");
+  po.colormap = *cmap;
+  if (!a.image_colormap.empty()) {
+    po.image_colormap = parse_colormap(a.image_colormap);
+    if (!po.image_colormap)
+      throw Error(ErrorCode::usage, "--image-colormap " + a.image_colormap + ": unknown colormap");
+  }
+  po.alpha = a.alpha;
+  po.box_threshold = a.box_threshold;
+  po.draw_box = a.draw_box;
+  po.raw = a.raw;
+  po.overlay = !a.no_overlay;
+  if (a.format != "png" && a.format != "jpg" && a.format != "jpeg")
+    throw Error(ErrorCode::usage, "--format " + a.format + ": use png or jpg");
+  po.format = a.format == "png" ? PictureFormat::png : PictureFormat::jpg;
+  po.png_compression = a.png_compression;
+  po.jpeg_quality = a.quality;
+  po.out_dir = a.out;
+  po.threads = a.threads;
+  po.workers = a.workers;
+  po.batch_size = a.batch_size;
+  po.overwrite = a.overwrite;
   if (a.alpha < 0 || a.alpha > 1) throw Error(ErrorCode::usage, "--alpha must be in [0, 1]");
   if (a.box_threshold < 0 || a.box_threshold > 1)
     throw Error(ErrorCode::usage, "--box-threshold must be in [0, 1]");
-  Rendering r;
-  auto cmap = parse_colormap(a.colormap);
-  if (!cmap) throw Error(ErrorCode::usage, "--colormap " + a.colormap + ": unknown colormap");
-  r.colormap = *cmap;
-  if (!a.image_colormap.empty()) {
-    r.image_colormap = parse_colormap(a.image_colormap);
-    if (!r.image_colormap)
-      throw Error(ErrorCode::usage, "--image-colormap " + a.image_colormap + ": unknown colormap");
+  if (a.threads < 1) throw Error(ErrorCode::usage, "--threads must be at least 1");
+  if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
+  if (a.mask_batch < 1) throw Error(ErrorCode::usage, "--mask-batch must be at least 1");
+  std::vector<int> classes;
+  for (const std::string& c : a.classes) {
+    if (c == "true") {
+      po.class_true = true;
+      continue;
+    }
+    size_t used = 0;
+    int v = -1;
+    try {
+      v = std::stoi(c, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != c.size() || c.empty())
+      throw Error(ErrorCode::usage, "--class " + c + ": use class indices or 'true'");
+    classes.push_back(v);
   }
-  r.alpha = a.alpha;
-  r.box_threshold = a.box_threshold;
-  r.draw_box = a.draw_box;
-  r.raw = a.raw;
+  if (po.class_true && !classes.empty())
+    throw Error(ErrorCode::usage, "--class true cannot be combined with class indices");
+  int shard = 0, shards = 1;
+  if (!a.shard.empty()) std::tie(shard, shards) = parse_shard(a.shard);
+  if (shards > 1) {
+    po.index_name = "index-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".jsonl";
+  }
 
   ModelOptions mo;
   mo.device = a.device;
   mo.layer = a.layer;
-  const std::vector<InputFile> inputs = expand_inputs(a.inputs);
+  const std::vector<InputFile> files = expand_inputs(a.inputs);
   // Freezing and optimising the graph costs about as much as a few forward passes and saves a
-  // third of every later one: worth it from a handful of inputs on.
+  // third of every later one: worth it from a handful of inputs on. Decided on the whole list
+  // (not the inputs left to do), so a resumed run computes exactly what the first one did.
   if (a.optimize != "auto" && a.optimize != "on" && a.optimize != "off")
     throw Error(ErrorCode::usage, "--optimize " + a.optimize + ": use auto, on or off");
-  mo.optimize = a.optimize == "on" || (a.optimize == "auto" && inputs.size() >= 8);
-  mo.threads = a.threads;
+  mo.optimize = a.optimize == "on" || (a.optimize == "auto" && files.size() >= 8);
   const Model model = Model::load(a.model, mo);
-  const Explainer explainer(model);
-  ExplainOptions eo;
+  ExplainOptions& eo = po.explain;
   if (a.method == "auto") {
     eo.method = model.head().found ? Method::cam : Method::gradcam;
     if (!model.head().found)
@@ -153,43 +162,37 @@ int run_explain(const ExplainArgs& a) {
     if (!m) throw Error(ErrorCode::usage, "--method " + a.method + ": unknown method");
     eo.method = *m;
   }
-  if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
-  eo.batch_size = a.batch_size;
-  const Preprocess pre = build_preprocess(
+  eo.batch_size = a.mask_batch;
+  po.preprocess = build_preprocess(
       PreprocessFlags{a.preset, a.resize, a.crop, a.size, a.mean, a.std, a.channels}, model);
-  for (int c : a.classes)
+  for (int c : classes)
     if (c < 0 || c >= model.num_classes())
       throw Error(ErrorCode::usage, "--class " + std::to_string(c) +
                                         ": out of range (the model has " +
                                         std::to_string(model.num_classes()) + " classes)");
-  if (!pre.normalises())
+  if (!po.preprocess.normalises())
     diagnose(
         "note: no normalisation is applied (the model embeds no mean/std; use --preset, "
         "--mean/--std)");
   eo.top_k = a.top_k;
-  eo.classes = a.classes;
+  eo.classes = classes;
+  // Gradient methods run the graph as loaded (the frozen one has no gradients); the
+  // optimised graph's maps differ in the last bits, so the setting is part of the hash.
+  po.fingerprint_extra = mo.optimize ? "optimize" : "";
+  const std::vector<PipelineInput> inputs =
+      pipeline_inputs(files, model, shard, shards, po.class_true);
 
-  int failed = 0;
-  for (const InputFile& in : inputs) {
-    try {
-      const Image image = read_input(in.path);
-      const Prepared prepared = prepare(image, pre, in.path);
-      Explanation ex;
-      try {
-        ex = explainer.explain(prepared, eo);
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::input) throw;
-        throw Error(ErrorCode::input, in.path + ": " + e.what());
-      }
-      nlohmann::json rec = write_outputs(in, image, prepared, ex, model, r, a.out);
-      if (a.json) std::cout << rec.dump() << std::endl;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::input) throw;
-      diagnose(e.what());
-      ++failed;
-    }
-  }
-  return failed ? static_cast<int>(ErrorCode::input) : 0;
+  ProgressBar bar(2);
+  po.on_progress = [&bar](size_t done, size_t total) { bar.update(done, total); };
+  po.on_error = [&bar](const std::string& message) {
+    bar.finish();
+    diagnose(message);
+  };
+  if (a.json) po.on_record = [](const std::string& line) { std::cout << line << std::endl; };
+  const PipelineSummary s = run_pipeline(model, inputs, po);
+  bar.finish();
+  std::cerr << format_summary(s) << std::endl;
+  return s.failed ? static_cast<int>(ErrorCode::input) : 0;
 }
 
 }  // namespace
@@ -200,12 +203,16 @@ Runner add_explain(CLI::App& app) {
                                      "Class activation maps, overlays and boxes for "
                                      "images, .npy arrays or directories of them");
   cmd->add_option("model", a->model, "TorchScript model (.pt)")->required();
-  cmd->add_option("inputs", a->inputs, "Images (PNG, JPEG, BMP, TIFF), .npy arrays, directories")
+  cmd->add_option("inputs", a->inputs,
+                  "Images (PNG, JPEG, BMP, TIFF), .npy arrays, directories (recursive; "
+                  "ImageFolder class folders give true labels), @list.txt files")
       ->required();
   cmd->add_option("-o,--out", a->out, "Output directory")->capture_default_str();
   cmd->add_option("-k,--top-k", a->top_k, "Explain the k most probable classes")
       ->capture_default_str();
-  cmd->add_option("-c,--class", a->classes, "Explain these class indices (i[,j...])")
+  cmd->add_option("-c,--class", a->classes,
+                  "Explain these class indices (i[,j...]), or 'true': each input's true class "
+                  "(ImageFolder class folders)")
       ->delimiter(',');
   cmd->add_option("--preset", a->preset, "Preprocessing preset (imagenet, xray)");
   cmd->add_option("--resize", a->resize, "Resize the shorter side to N (torchvision Resize(N))");
@@ -232,14 +239,31 @@ Runner add_explain(CLI::App& app) {
                   "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, scorecam, "
                   "ablationcam, eigencam; auto: cam when the model has a CAM head, else gradcam")
       ->capture_default_str();
-  cmd->add_option("--batch-size", a->batch_size,
+  cmd->add_option("--batch-size", a->batch_size, "Inputs of equal prepared size per forward pass")
+      ->capture_default_str();
+  cmd->add_option("--mask-batch", a->mask_batch,
                   "Masked/ablated inputs per forward pass (scorecam, ablationcam)")
       ->capture_default_str();
+  cmd->add_option("--workers", a->workers,
+                  "Decode and render worker threads each, out of --threads (0: auto)")
+      ->capture_default_str();
+  cmd->add_flag("--overwrite", a->overwrite,
+                "Redo inputs whose outputs are complete (default: skip them, i.e. resume)");
+  cmd->add_option("--shard", a->shard,
+                  "i/N: process the i-th of N disjoint parts of the inputs (docs/batch.md)");
+  cmd->add_option("--format", a->format, "Overlay format: png or jpg")->capture_default_str();
+  cmd->add_option("--png-compression", a->png_compression, "PNG compression 0 (fast)..9 (small)")
+      ->capture_default_str();
+  cmd->add_option("--quality", a->quality, "JPEG quality 1..100")->capture_default_str();
+  cmd->add_flag("--no-overlay", a->no_overlay,
+                "Write no overlays: records and raw maps (.npy) only");
   cmd->add_option("--layer", a->layer,
                   "Module path of the layer to explain, e.g. layer4 or layer4.1.conv2 "
                   "(default: the CAM head's feature map, else the last 4-D activation)");
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();
+  cmd->add_option("--threads", a->threads,
+                  "Threads in all: decode/render workers + LibTorch intra-op threads")
+      ->capture_default_str();
   cmd->add_option("--optimize", a->optimize,
                   "Freeze and optimise the graph for inference: auto (from 8 inputs on), on, off")
       ->capture_default_str();

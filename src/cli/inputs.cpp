@@ -2,30 +2,87 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
+#include "camkit/error.hpp"
 #include "camkit/image.hpp"
 
 namespace camkit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// `dir` holds class sub-folders and no input of its own (torchvision's ImageFolder layout).
+bool is_image_folder(const fs::path& dir) {
+  std::error_code ec;
+  bool has_sub = false;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->is_directory(ec))
+      has_sub = true;
+    else if (it->is_regular_file(ec) && is_supported_input(it->path().string()))
+      return false;
+  }
+  return has_sub;
+}
+
+void add_directory(const fs::path& dir, const fs::path& prefix, std::vector<InputFile>& out) {
+  std::error_code ec;
+  const bool folder = is_image_folder(dir);
+  std::vector<InputFile> found;
+  for (auto it = fs::recursive_directory_iterator(
+           dir, fs::directory_options::follow_directory_symlink, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec) || !is_supported_input(it->path().string())) continue;
+    const fs::path rel = fs::relative(it->path(), dir);
+    InputFile in{it->path().string(), (prefix / rel).string(), "", ""};
+    if (folder) {
+      in.root = dir.string();
+      in.class_folder = rel.begin()->string();
+    }
+    found.push_back(std::move(in));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const InputFile& a, const InputFile& b) { return a.relative < b.relative; });
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+void add_list(const std::string& list, std::vector<InputFile>& out) {
+  std::ifstream in(list);
+  if (!in) throw Error(ErrorCode::usage, "@" + list + ": cannot read the list file");
+  const fs::path base = fs::path(list).parent_path();
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t a = line.find_first_not_of(" \t\r");
+    if (a == std::string::npos || line[a] == '#') continue;
+    const std::string entry = line.substr(a, line.find_last_not_of(" \t\r") + 1 - a);
+    const fs::path p(entry);
+    const fs::path full = p.is_absolute() ? p : base / p;
+    // Outputs stay inside the output folder: leading ".." components are dropped.
+    fs::path rel;
+    for (const fs::path& part : p.is_absolute() ? p.filename() : p.lexically_normal())
+      if (!(rel.empty() && part == "..")) rel /= part;
+    std::error_code ec;
+    if (fs::is_directory(full, ec))
+      add_directory(full, rel, out);
+    else
+      out.push_back({full.string(), rel.string(), "", ""});
+  }
+}
+
+}  // namespace
 
 std::vector<InputFile> expand_inputs(const std::vector<std::string>& arguments) {
-  namespace fs = std::filesystem;
   std::vector<InputFile> out;
   for (const std::string& arg : arguments) {
     std::error_code ec;
-    if (!fs::is_directory(arg, ec)) {
-      out.push_back({arg, fs::path(arg).filename().string()});
-      continue;
+    if (arg.size() > 1 && arg[0] == '@' && !fs::exists(arg, ec)) {
+      add_list(arg.substr(1), out);
+    } else if (fs::is_directory(arg, ec)) {
+      add_directory(arg, "", out);
+    } else {
+      out.push_back({arg, fs::path(arg).filename().string(), "", ""});
     }
-    std::vector<InputFile> found;
-    for (auto it = fs::recursive_directory_iterator(
-             arg, fs::directory_options::follow_directory_symlink, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file(ec) || !is_supported_input(it->path().string())) continue;
-      found.push_back({it->path().string(), fs::relative(it->path(), arg).string()});
-    }
-    std::sort(found.begin(), found.end(),
-              [](const InputFile& a, const InputFile& b) { return a.relative < b.relative; });
-    out.insert(out.end(), found.begin(), found.end());
   }
   return out;
 }

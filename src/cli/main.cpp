@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   Runner info = add_info(app);
   Runner eval = add_eval(app);
   Runner report = add_report(app);
+  Runner merge = add_merge(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("info")) return info();
     if (app.got_subcommand("eval")) return eval();
     if (app.got_subcommand("report")) return report();
+    if (app.got_subcommand("merge")) return merge();
   } catch (const camkit::Error& e) {
     diagnose(e.what());
     return static_cast<int>(e.code());

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "camkit/explain.hpp"
+#include "camkit/faithfulness.hpp"
 #include "camkit/render.hpp"
 
 namespace camkit {
@@ -134,7 +135,7 @@ struct GroundTruth {
 /// classes tagged on its boxes.
 class GroundTruthTable {
  public:
-  /// Reads both files (labels_csv "" = none) and resolves their classes; throws Error(usage)
+  /// Reads both files ("" = none) and resolves their classes; throws Error(usage)
   /// "file:line: unknown class 'x'" for a class the ClassSpace does not know.
   GroundTruthTable(ClassSpace classes, const std::string& boxes_csv, const std::string& labels_csv);
   /// Registers a directory argument whose subfolders are classes (image_folder_classes).
@@ -142,8 +143,8 @@ class GroundTruthTable {
   /// The ground truth of the image at `path`. Throws Error(input) "path: no label" when no
   /// source labels it and "path: no boxes for class 'c'" when a class of a multi-class model
   /// has none; binary positives without boxes are returned without boxes (classification
-  /// only) and negatives need none.
-  GroundTruth lookup(const std::string& path) const;
+  /// only) and negatives need none. With `need_boxes` false only "no label" is an error.
+  GroundTruth lookup(const std::string& path, bool need_boxes = true) const;
   /// Box and label files' paths that lookup() never asked for (typos show up here).
   std::vector<std::string> unused_paths() const;
   const ClassSpace& classes() const { return classes_; }
@@ -204,7 +205,11 @@ struct EvalReport {
   std::optional<size_t> best;  ///< row with the highest gt-known loc (ties: higher mIoU, first)
   // Filled by the caller for the printed report.
   std::string model;
+  std::string method;  ///< the method whose maps were evaluated, e.g. "cam"
   int inputs = 0, skipped = 0;
+  /// false: no boxes were given; the report holds counts and faithfulness only.
+  bool localisation = true;
+  std::optional<FaithfulnessReport> faithfulness;  ///< when asked for (--faithfulness)
 };
 
 /// Accumulates ImageRecords into an EvalReport.
@@ -224,7 +229,8 @@ class Evaluation {
 };
 
 /// The human-readable table: one row per threshold (n, top1-cls, top1-loc, gt-known-loc,
-/// mIoU, pointing; top-k columns when top_k > 1), then the best threshold.
+/// mIoU, pointing; top-k columns when top_k > 1), then the best threshold; then the
+/// faithfulness section when there is one.
 std::string format_table(const EvalReport& report);
 /// One JSON object with every number, count and the best threshold (docs/eval.md).
 std::string format_json(const EvalReport& report);
@@ -232,7 +238,7 @@ std::string format_json(const EvalReport& report);
 // ------------------------------------------------------------------------------- model side
 
 /// Needs the camkit library (LibTorch). Turns one explained input into its record: the
-/// display map of each ground-truth class with boxes (CAM: no ReLU, as camkit explain), its box
+/// display map of each ground-truth class with boxes (ReLU unless CAM, as camkit explain), its box
 /// at every threshold from that one display map, and its peak. `ex` must hold the maps of
 /// `truth.labels` (binary models: the single logit's map, used for the positive class).
 /// Throws Error(usage) when a needed map is missing.

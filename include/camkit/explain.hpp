@@ -95,6 +95,12 @@ class Explainer {
   std::vector<Explanation> explain_batch(const std::vector<const Prepared*>& inputs,
                                          const ExplainOptions& options) const;
 
+  /// Class probabilities (softmax; sigmoid of the one logit for single-logit models) from the
+  /// model's forward pass, `batch_size` inputs of equal size per pass: one row per input, in
+  /// input order, of num_classes() values (1 for single-logit models). Throws like explain().
+  std::vector<std::vector<float>> scores(const std::vector<const Prepared*>& inputs,
+                                         int batch_size = 32) const;
+
  private:
   Model model_;
 };

@@ -1,6 +1,10 @@
-// camkit eval MODEL INPUT... --boxes boxes.csv: localisation and classification metrics.
+// camkit eval MODEL INPUT... [--boxes boxes.csv] [--faithfulness]: localisation,
+// classification and faithfulness metrics.
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -22,6 +26,11 @@ struct EvalArgs {
   int top_k = 1;
   double tolerance = 15;
   double iou = 0.5;
+  std::string method = "auto";
+  int batch_size = 32;
+  bool faithfulness = false;
+  int faithfulness_steps = FaithfulnessOptions{}.steps;
+  std::string faithfulness_class = "predicted";
   PreprocessFlags pre;
   std::string layer;
   std::string device = "cpu";
@@ -29,13 +38,70 @@ struct EvalArgs {
   bool no_optimize = false;
 };
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 // Wraps an input error from the library so that it names the file.
 Error about(const std::string& path, const Error& e) {
   const std::string what = e.what();
   return Error(e.code(), what.compare(0, path.size(), path) == 0 ? what : path + ": " + what);
 }
 
+// As camkit explain: "auto" is CAM when the model has a CAM head, else Grad-CAM.
+Method choose_method(const std::string& name, const Model& model) {
+  if (name == "auto") {
+    if (!model.head().found)
+      diagnose("note: " + model.path() + " has no CAM head (" + model.head().reason +
+               "); using Grad-CAM on " + model.layer().layer);
+    return model.head().found ? Method::cam : Method::gradcam;
+  }
+  const std::optional<Method> m = parse_method(name);
+  if (!m) throw Error(ErrorCode::usage, "--method " + name + ": unknown method");
+  return *m;
+}
+
+Explanation explain(const Explainer& explainer, const Prepared& in, const ExplainOptions& eo,
+                    const std::string& path) {
+  try {
+    return explainer.explain(in, eo);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::input) throw;
+    throw about(path, e);
+  }
+}
+
+// The classes whose maps faithfulness scores: the top-1 prediction or the labels; binary
+// models always their single logit. Explains again the ones `ex` has no map of.
+std::vector<int> faithfulness_classes(const Explainer& explainer, Explanation& ex,
+                                      const Prepared& in, ExplainOptions eo, bool truth_class,
+                                      const GroundTruth& gt, const std::string& path) {
+  if (ex.binary) return {0};
+  std::vector<int> want =
+      truth_class ? gt.labels : std::vector<int>{ex.predictions.front().class_index};
+  eo.classes.clear();
+  for (int c : want)
+    if (std::none_of(ex.maps.begin(), ex.maps.end(),
+                     [c](const ClassMap& m) { return m.prediction.class_index == c; }))
+      eo.classes.push_back(c);
+  if (!eo.classes.empty())
+    for (ClassMap& m : explain(explainer, in, eo, path).maps) ex.maps.push_back(std::move(m));
+  return want;
+}
+
 int run_eval(const EvalArgs& a) {
+  const bool localise = !a.boxes.empty();
+  if (!localise && !a.faithfulness)
+    throw Error(ErrorCode::usage, "eval: --boxes is required (unless --faithfulness)");
+  if (a.faithfulness_class != "predicted" && a.faithfulness_class != "true")
+    throw Error(ErrorCode::usage,
+                "--faithfulness-class " + a.faithfulness_class + ": use predicted or true");
+  const bool truth_class = a.faithfulness && a.faithfulness_class == "true";
+  if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
+  if (a.faithfulness_steps < 1)
+    throw Error(ErrorCode::usage, "--faithfulness-steps must be at least 1");
   EvalOptions options;
   options.thresholds = a.thresholds;
   options.top_k = a.top_k;
@@ -55,47 +121,67 @@ int run_eval(const EvalArgs& a) {
   mo.threads = a.threads;
   const Model model = Model::load(a.model, mo);
   const Explainer explainer(model);
+  ExplainOptions eo;
+  eo.method = choose_method(a.method, model);
+  eo.batch_size = a.batch_size;
+  eo.top_k = localise ? a.top_k : 1;
+  FaithfulnessOptions fo;
+  fo.steps = a.faithfulness_steps;
+  fo.batch_size = a.batch_size;
   const Preprocess pre = build_preprocess(a.pre, model);
   if (!pre.normalises())
     diagnose(
         "note: no normalisation is applied (the model embeds no mean/std; use --preset, "
         "--mean/--std)");
-  GroundTruthTable truth(ClassSpace::for_model(model.num_classes(), model.metadata().labels),
-                         a.boxes, a.labels);
-  const bool binary = truth.classes().binary;
+  // Ground truth is needed for localisation and for the true class; not otherwise.
+  std::optional<GroundTruthTable> truth;
+  if (localise || truth_class)
+    truth.emplace(ClassSpace::for_model(model.num_classes(), model.metadata().labels), a.boxes,
+                  a.labels);
+  const bool binary = model.num_classes() == 1;
 
   std::vector<InputFile> inputs;
   for (const std::string& arg : a.inputs) {
     std::error_code ec;
-    if (a.labels.empty() && std::filesystem::is_directory(arg, ec)) truth.add_image_folder(arg);
+    if (truth && a.labels.empty() && std::filesystem::is_directory(arg, ec))
+      truth->add_image_folder(arg);
     for (InputFile& in : expand_inputs({arg})) inputs.push_back(std::move(in));
   }
   if (inputs.empty()) throw Error(ErrorCode::usage, "eval: no inputs found");
 
   std::set<std::string> seen;
-  int skipped = 0, done = 0, unboxed_positives = 0;
+  int skipped = 0, evaluated = 0, done = 0, unboxed_positives = 0;
+  FaithfulnessSummary summary;
+  double map_seconds = 0, total_seconds = 0;
+  const int every = a.faithfulness ? 10 : 100;
   for (const InputFile& in : inputs) {
-    if (++done % 100 == 0)
+    if (++done % every == 0)
       diagnose("eval: " + std::to_string(done) + "/" + std::to_string(inputs.size()));
     if (!seen.insert(normalize_path(in.path)).second) continue;  // listed twice
     try {
-      const GroundTruth gt = truth.lookup(in.path);
+      const GroundTruth gt = truth ? truth->lookup(in.path, localise) : GroundTruth{};
       const Image image = read_input(in.path);
       const Prepared prepared = prepare(image, pre, in.path);
-      ExplainOptions eo;
-      eo.top_k = a.top_k;
-      eo.classes = binary ? std::vector<int>{0} : gt.labels;
-      Explanation ex;
-      try {
-        ex = explainer.explain(prepared, eo);
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::input) throw;
-        throw about(in.path, e);
+      ExplainOptions mine = eo;
+      if (localise || truth_class) mine.classes = binary ? std::vector<int>{0} : gt.labels;
+      const Clock::time_point start = Clock::now();
+      Explanation ex = explain(explainer, prepared, mine, in.path);
+      std::vector<FaithfulnessTrial> trials;
+      if (a.faithfulness) {
+        const std::vector<int> classes =
+            faithfulness_classes(explainer, ex, prepared, mine, truth_class, gt, in.path);
+        map_seconds += seconds_since(start);
+        trials = faithfulness_trials(explainer, ex, prepared, fo, classes);
+        total_seconds += seconds_since(start);
       }
-      const ImageRecord rec = eval_record(ex, prepared, gt, a.thresholds);
-      unboxed_positives += binary && rec.trials.empty() &&
-                           std::find(gt.labels.begin(), gt.labels.end(), 1) != gt.labels.end();
-      evaluation.add(rec);
+      if (localise) {
+        const ImageRecord rec = eval_record(ex, prepared, gt, a.thresholds);
+        unboxed_positives += binary && rec.trials.empty() &&
+                             std::find(gt.labels.begin(), gt.labels.end(), 1) != gt.labels.end();
+        evaluation.add(rec);
+      }
+      for (const FaithfulnessTrial& t : trials) summary.add(t);
+      ++evaluated;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::input) throw;
       diagnose(e.what());
@@ -105,15 +191,28 @@ int run_eval(const EvalArgs& a) {
   if (unboxed_positives)
     diagnose("note: " + std::to_string(unboxed_positives) +
              " positive images have no boxes; they count for classification only");
-  const std::vector<std::string> unused = truth.unused_paths();
+  const std::vector<std::string> unused =
+      truth ? truth->unused_paths() : std::vector<std::string>{};
   if (!unused.empty())
     diagnose("note: " + std::to_string(unused.size()) +
              " paths in the box/label files are not among the inputs, e.g. " + unused.front());
 
   EvalReport report = evaluation.report();
   report.model = a.model;
+  report.method = method_name(eo.method);
   report.inputs = static_cast<int>(seen.size());
   report.skipped = skipped;
+  report.localisation = localise;
+  if (!localise) report.images = evaluated;
+  if (a.faithfulness) {
+    FaithfulnessReport f = summary.report(fo);
+    f.method = report.method;
+    f.target = a.faithfulness_class;
+    f.images = evaluated;
+    f.map_seconds = map_seconds;
+    f.total_seconds = total_seconds;
+    report.faithfulness = f;
+  }
   std::cout << (a.json ? format_json(report) : format_table(report)) << std::flush;
   return skipped ? static_cast<int>(ErrorCode::input) : 0;
 }
@@ -125,14 +224,15 @@ Runner add_eval(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "eval",
       "Localisation and classification metrics (top-1 cls/loc, GT-known loc, mean IoU, "
-      "pointing game) on images with ground-truth boxes");
+      "pointing game) on images with ground-truth boxes; faithfulness metrics (deletion, "
+      "insertion, Average Drop) with --faithfulness");
   cmd->add_option("model", a->model, "TorchScript model (.pt)")->required();
   cmd->add_option("inputs", a->inputs,
                   "Images, .npy arrays, directories (ImageFolder: class subfolders)")
       ->required();
   cmd->add_option("--boxes", a->boxes,
-                  "CSV of ground-truth boxes: path,x0,y0,x1,y1[,class] (image pixel edges)")
-      ->required();
+                  "CSV of ground-truth boxes: path,x0,y0,x1,y1[,class] (image pixel edges); "
+                  "required unless --faithfulness");
   cmd->add_option("--labels", a->labels, "CSV of labels: path,class (index or model label)");
   cmd->add_option("--box-threshold", a->thresholds,
                   "Box thresholds, fractions of the map's maximum (t[,t...])")
@@ -143,6 +243,23 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--pointing-tolerance", a->tolerance, "Pointing game tolerance in image pixels")
       ->capture_default_str();
   cmd->add_option("--iou-threshold", a->iou, "Localisation is correct at IoU >= this")
+      ->capture_default_str();
+  cmd->add_option("-m,--method", a->method,
+                  "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, scorecam, "
+                  "ablationcam, eigencam; auto: cam when the model has a CAM head, else gradcam")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size,
+                  "Inputs per forward pass: masked/ablated (scorecam, ablationcam) and perturbed "
+                  "(--faithfulness)")
+      ->capture_default_str();
+  cmd->add_flag("--faithfulness", a->faithfulness,
+                "Also report deletion/insertion AUC (RISE), Average Drop and Increase in "
+                "Confidence (Grad-CAM++)");
+  cmd->add_option("--faithfulness-steps", a->faithfulness_steps,
+                  "Deletion/insertion steps from no pixel to all pixels")
+      ->capture_default_str();
+  cmd->add_option("--faithfulness-class", a->faithfulness_class,
+                  "Whose class to score: predicted (top-1) or true (the labels)")
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   add_preprocess_flags(cmd, a->pre);

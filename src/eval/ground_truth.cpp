@@ -108,7 +108,7 @@ std::vector<Box> GroundTruth::boxes_of(int c) const {
 GroundTruthTable::GroundTruthTable(ClassSpace classes, const std::string& boxes_csv,
                                    const std::string& labels_csv)
     : classes_(std::move(classes)) {
-  for (const BoxRow& row : read_boxes_csv(boxes_csv)) {
+  for (const BoxRow& row : boxes_csv.empty() ? std::vector<BoxRow>{} : read_boxes_csv(boxes_csv)) {
     GroundTruth& t = boxes_[row.path];
     const int c = row.cls.empty() ? -1 : resolve(classes_, row.cls, row.where);
     t.boxes.push_back({c, row.box});
@@ -123,7 +123,7 @@ void GroundTruthTable::add_image_folder(const std::string& dir) {
   folders_.emplace_back(normalize_path(dir), image_folder_classes(class_folders(dir), classes_));
 }
 
-GroundTruth GroundTruthTable::lookup(const std::string& path) const {
+GroundTruth GroundTruthTable::lookup(const std::string& path, bool need_boxes) const {
   const std::string key = normalize_path(path);
   used_.insert(key);
   GroundTruth truth;
@@ -143,7 +143,8 @@ GroundTruth GroundTruthTable::lookup(const std::string& path) const {
     }
   }
   if (truth.labels.empty()) throw Error(ErrorCode::input, path + ": no label");
-  if (classes_.binary) return truth;  // negatives need no boxes; positives may lack them
+  // Binary negatives need no boxes; positives may lack them.
+  if (classes_.binary || !need_boxes) return truth;
   if (truth.boxes.empty()) throw Error(ErrorCode::input, path + ": no boxes");
   for (int c : truth.labels)
     if (truth.boxes_of(c).empty())

@@ -34,9 +34,59 @@ double exact(float t) {
   return std::stod(fixed(t, 6));
 }
 
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(rows.front().size(), 0);
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) out << (c ? "  " : "") << cell(row[c], width[c]);
+    out << "\n";
+  }
+  return out.str();
+}
+
+double per_image(double seconds, int images) {
+  return images > 0 ? seconds / images : 0;
+}
+
+std::string faithfulness_table(const FaithfulnessReport& f) {
+  auto number = [](const Rate& r) { return r ? fixed(*r, 4) : std::string("-"); };
+  std::ostringstream out;
+  out << "faithfulness: " << f.method << ", class " << f.target << ", " << f.options.steps
+      << " steps, " << f.trials << " trials on " << f.images << " images\n";
+  out << aligned(
+      {{"deletion-auc", "insertion-auc", "avg-drop", "increase", "map-s/img", "total-s/img"},
+       {number(f.deletion_auc), number(f.insertion_auc), percent(f.average_drop),
+        percent(f.increase_in_confidence), fixed(per_image(f.map_seconds, f.images), 3),
+        fixed(per_image(f.total_seconds, f.images), 3)}});
+  out << "(better: deletion-auc and avg-drop lower, insertion-auc and increase higher)\n";
+  return out.str();
+}
+
+nlohmann::ordered_json faithfulness_json(const FaithfulnessReport& f) {
+  return {{"method", f.method},
+          {"class", f.target},
+          {"steps", f.options.steps},
+          {"images", f.images},
+          {"trials", f.trials},
+          {"deletion_auc", value(f.deletion_auc)},
+          {"insertion_auc", value(f.insertion_auc)},
+          {"average_drop", value(f.average_drop)},
+          {"increase_in_confidence", value(f.increase_in_confidence)},
+          {"increases", f.increases},
+          {"map_seconds_per_image", per_image(f.map_seconds, f.images)},
+          {"seconds_per_image", per_image(f.total_seconds, f.images)}};
+}
+
 }  // namespace
 
 std::string format_table(const EvalReport& r) {
+  if (!r.localisation) {
+    std::string out = "images: " + std::to_string(r.images) + " evaluated, " +
+                      std::to_string(r.skipped) + " skipped (no boxes: no localisation)\n";
+    return r.faithfulness ? out + faithfulness_table(*r.faithfulness) : out;
+  }
   const bool topk = r.options.top_k > 1;
   const std::string k = std::to_string(r.options.top_k);
   std::vector<std::string> head{"threshold", "n", "top1-cls", "top1-loc"};
@@ -51,14 +101,8 @@ std::string format_table(const EvalReport& r) {
                            percent(r.pointing)});
     rows.push_back(row);
   }
-  std::vector<size_t> width(head.size(), 0);
-  for (const auto& row : rows)
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
   std::ostringstream out;
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) out << (c ? "  " : "") << cell(row[c], width[c]);
-    out << "\n";
-  }
+  out << aligned(rows);
   out << "images: " << r.images << " evaluated, " << r.skipped
       << " skipped; localisation: " << r.loc_images << " images, " << r.trials
       << " class trials; pointing: tolerance " << fixed(r.options.pointing_tolerance, 0)
@@ -66,12 +110,19 @@ std::string format_table(const EvalReport& r) {
       << percent(r.pointing_overall) << ")\n";
   out << "best threshold (gt-known-loc): "
       << (r.best ? fixed(r.rows[*r.best].threshold, 2) : std::string("-")) << "\n";
+  if (r.faithfulness) out << faithfulness_table(*r.faithfulness);
   return out.str();
 }
 
 std::string format_json(const EvalReport& r) {
   nlohmann::ordered_json j;
   j["model"] = r.model;
+  j["method"] = r.method;
+  if (!r.localisation) {
+    j["counts"] = {{"inputs", r.inputs}, {"evaluated", r.images}, {"skipped", r.skipped}};
+    if (r.faithfulness) j["faithfulness"] = faithfulness_json(*r.faithfulness);
+    return j.dump(2) + "\n";
+  }
   j["counts"] = {{"inputs", r.inputs},   {"evaluated", r.images},
                  {"skipped", r.skipped}, {"localisation_images", r.loc_images},
                  {"trials", r.trials},   {"pointing_classes", r.pointing_classes}};
@@ -99,6 +150,7 @@ std::string format_json(const EvalReport& r) {
                                {"mean_iou", value(m.mean_iou)},
                                {"pointing", value(r.pointing)}});
   j["best_threshold"] = r.best ? nlohmann::ordered_json(exact(r.rows[*r.best].threshold)) : nullptr;
+  if (r.faithfulness) j["faithfulness"] = faithfulness_json(*r.faithfulness);
   return j.dump(2) + "\n";
 }
 

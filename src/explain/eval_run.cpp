@@ -27,9 +27,10 @@ ImageRecord eval_record(const Explanation& ex, const Prepared& input, const Grou
     if (!map)
       throw Error(ErrorCode::usage,
                   "eval: the explanation has no map of class " + std::to_string(c));
-    // One display map per trial; every threshold's box comes from it. No ReLU: the CAM
-    // paper min-max normalises the class map as is (the same box as camkit explain).
-    const Localization loc = localize(map->raw, input, thresholds.front(), false);
+    // One display map per trial; every threshold's box comes from it. As camkit explain: no
+    // ReLU for CAM (its paper min-max normalises the class map as is), ReLU for the others.
+    const Localization loc =
+        localize(map->raw, input, thresholds.front(), method_uses_relu(ex.method));
     trial.boxes.push_back(loc.box);
     for (size_t i = 1; i < thresholds.size(); ++i)
       trial.boxes.push_back(image_box(loc.display, input.geometry, thresholds[i]));

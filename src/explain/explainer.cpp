@@ -263,6 +263,26 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   return std::move(sel.explanations);
 }
 
+std::vector<std::vector<float>> Explainer::scores(const std::vector<const Prepared*>& inputs,
+                                                  int batch_size) const {
+  const Model::Impl& m = model_.impl();
+  if (!m.layer.found) throw Error(ErrorCode::model, model_.path() + ": " + m.layer.reason);
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<float>> out;
+  const size_t step = static_cast<size_t>(std::max(1, batch_size));
+  for (size_t start = 0; start < inputs.size(); start += step) {
+    const std::vector<const Prepared*> chunk(
+        inputs.begin() + start, inputs.begin() + std::min(inputs.size(), start + step));
+    const int64_t n = static_cast<int64_t>(chunk.size());
+    const at::Tensor lg =
+        m.run(to_batch(chunk, m.input.channels)).first.to(at::kCPU, at::kFloat).reshape({n, -1});
+    const at::Tensor sc = (lg.size(1) == 1 ? lg.sigmoid() : lg.softmax(1)).contiguous();
+    for (int64_t i = 0; i < n; ++i)
+      out.emplace_back(sc[i].data_ptr<float>(), sc[i].data_ptr<float>() + sc.size(1));
+  }
+  return out;
+}
+
 std::string decision_label(const Explanation& ex, const Model& model) {
   if (!ex.binary) return ex.predictions.empty() ? "" : ex.predictions.front().label;
   const bool positive = !ex.predictions.empty() && ex.predictions.front().score >= 0.5f;

@@ -39,8 +39,8 @@ struct Fixture {
     const camkit::Model m = camkit::Model::load(g_model, {});
     image = camkit::read_input(g_image);
     input = camkit::prepare(image, m.preprocess());
-    tensor = torch::from_blob(input.chw.data(), {1, input.channels, input.height, input.width})
-                 .clone();
+    tensor =
+        torch::from_blob(input.chw.data(), {1, input.channels, input.height, input.width}).clone();
   }
 };
 
@@ -131,8 +131,7 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ExplainTop1Rendered", ExplainTop1Rendered)
       ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("DecodeAndPrepare", DecodeAndPrepare)
-      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("DecodeAndPrepare", DecodeAndPrepare)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("GradCamTop1", Method, camkit::Method::gradcam)
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ScoreCamTop1", Method, camkit::Method::scorecam)

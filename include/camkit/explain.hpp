@@ -74,7 +74,7 @@ struct ClassMap {
 };
 
 struct Explanation {
-  bool binary = false;                  ///< single-logit model: scores are sigmoid(logit)
+  bool binary = false;  ///< single-logit model: scores are sigmoid(logit)
   Method method = Method::cam;
   std::vector<Prediction> predictions;  ///< the top-k by score (binary: the one logit)
   std::vector<ClassMap> maps;           ///< one per explained class, in request order

@@ -74,9 +74,9 @@ struct HeadInfo {
 /// The layer whose activations the methods read.
 struct LayerInfo {
   bool found = false;
-  std::string reason;               ///< why no layer could be chosen (when !found)
-  std::string layer;                ///< module path, e.g. "layer4" or "features.28"
-  std::vector<std::string> ops;     ///< element-wise ops applied after that module
+  std::string reason;            ///< why no layer could be chosen (when !found)
+  std::string layer;             ///< module path, e.g. "layer4" or "features.28"
+  std::vector<std::string> ops;  ///< element-wise ops applied after that module
   /// "cam head" (the input of the global pooling), "--layer", or "last activation" (the last
   /// 4-D activation with spatial size > 1 before the output, for models without a CAM head).
   std::string chosen_by;

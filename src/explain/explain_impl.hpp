@@ -12,8 +12,8 @@ namespace camkit::detail {
 
 /// Per input: predictions (top-k) and the classes to explain, from the batch's logits (N, K).
 struct Selection {
-  std::vector<Explanation> explanations;    ///< predictions filled, maps empty
-  std::vector<std::vector<int>> classes;    ///< per input, in request order
+  std::vector<Explanation> explanations;  ///< predictions filled, maps empty
+  std::vector<std::vector<int>> classes;  ///< per input, in request order
 };
 Selection select_classes(const at::Tensor& logits, const ExplainOptions& options,
                          const Model& model);

@@ -51,12 +51,15 @@ struct MethodName {
   Method method;
   const char* name;
 };
-constexpr MethodName kMethods[] = {
-    {Method::cam, "cam"},           {Method::gradcam, "gradcam"},
-    {Method::gradcam_pp, "gradcam++"}, {Method::xgradcam, "xgradcam"},
-    {Method::layercam, "layercam"}, {Method::hirescam, "hirescam"},
-    {Method::scorecam, "scorecam"}, {Method::ablationcam, "ablationcam"},
-    {Method::eigencam, "eigencam"}};
+constexpr MethodName kMethods[] = {{Method::cam, "cam"},
+                                   {Method::gradcam, "gradcam"},
+                                   {Method::gradcam_pp, "gradcam++"},
+                                   {Method::xgradcam, "xgradcam"},
+                                   {Method::layercam, "layercam"},
+                                   {Method::hirescam, "hirescam"},
+                                   {Method::scorecam, "scorecam"},
+                                   {Method::ablationcam, "ablationcam"},
+                                   {Method::eigencam, "eigencam"}};
 
 bool is_gradient_method(Method m) {
   return m == Method::gradcam || m == Method::gradcam_pp || m == Method::xgradcam ||
@@ -65,11 +68,16 @@ bool is_gradient_method(Method m) {
 
 at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g) {
   switch (m) {
-    case Method::gradcam: return methods::gradcam(a, g);
-    case Method::gradcam_pp: return methods::gradcam_pp(a, g);
-    case Method::xgradcam: return methods::xgradcam(a, g);
-    case Method::layercam: return methods::layercam(a, g);
-    default: return methods::hirescam(a, g);
+    case Method::gradcam:
+      return methods::gradcam(a, g);
+    case Method::gradcam_pp:
+      return methods::gradcam_pp(a, g);
+    case Method::xgradcam:
+      return methods::xgradcam(a, g);
+    case Method::layercam:
+      return methods::layercam(a, g);
+    default:
+      return methods::hirescam(a, g);
   }
 }
 
@@ -93,7 +101,9 @@ std::vector<std::string> method_names() {
   return out;
 }
 
-bool method_uses_relu(Method method) { return method != Method::cam; }
+bool method_uses_relu(Method method) {
+  return method != Method::cam;
+}
 
 namespace detail {
 
@@ -130,7 +140,8 @@ Selection select_classes(const at::Tensor& logits, const ExplainOptions& options
     const int top = std::clamp(options.top_k, 1, k);
     std::partial_sort(order.begin(), order.begin() + top, order.end(),
                       [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-    for (int j = 0; j < top; ++j) ex.predictions.push_back(predict(model, binary, lg, sc, order[j]));
+    for (int j = 0; j < top; ++j)
+      ex.predictions.push_back(predict(model, binary, lg, sc, order[j]));
     sel.classes[i] = options.classes.empty() ? std::vector<int>(order.begin(), order.begin() + top)
                                              : options.classes;
   }
@@ -142,9 +153,9 @@ void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor
   const at::Tensor lg = logits_row.to(at::kCPU, at::kFloat).contiguous();
   const at::Tensor sc = binary ? lg.sigmoid() : lg.softmax(0);
   for (size_t j = 0; j < classes.size(); ++j)
-    ex.maps.push_back({predict(model, binary, lg.data_ptr<float>(), sc.data_ptr<float>(),
-                               classes[j]),
-                       to_map(maps[static_cast<int64_t>(j)])});
+    ex.maps.push_back(
+        {predict(model, binary, lg.data_ptr<float>(), sc.data_ptr<float>(), classes[j]),
+         to_map(maps[static_cast<int64_t>(j)])});
 }
 
 }  // namespace detail
@@ -188,8 +199,10 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
     features = features.to(at::kFloat);
     if (features.size(1) != m.weight.size(1))
       throw Error(ErrorCode::usage, "layer " + m.layer.layer + " has " +
-                                        std::to_string(features.size(1)) + " channels; CAM needs "
-                                        "the classifier's " + std::to_string(m.weight.size(1)));
+                                        std::to_string(features.size(1)) +
+                                        " channels; CAM needs "
+                                        "the classifier's " +
+                                        std::to_string(m.weight.size(1)));
     if (m.head.kind == "linear") {
       // Free correctness check (CAM identity): pooled features through the classifier must
       // give the logits; costs K*C multiply-adds.
@@ -197,8 +210,9 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
           at::addmm(m.bias, features.mean({2, 3}), m.weight.t()).to(at::kCPU);
       const double scale = std::max(1.0, lg.abs().max().item<double>());
       if ((expected - lg).abs().max().item<double>() > 1e-3 * scale)
-        throw Error(ErrorCode::model, "the maps do not reproduce the model's logits; the "
-                                      "pooling is not global for this input size");
+        throw Error(ErrorCode::model,
+                    "the maps do not reproduce the model's logits; the "
+                    "pooling is not global for this input size");
     }
     for (int64_t i = 0; i < n; ++i) {
       const auto& cls = sel.classes[i];
@@ -249,8 +263,8 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
                    .unsqueeze(0)
                    .expand({static_cast<int64_t>(cls.size()), -1, -1});
       } else if (method == Method::scorecam) {
-        maps = detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls,
-                                     options.batch_size);
+        maps =
+            detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls, options.batch_size);
       } else {
         std::vector<c10::IValue> mine;
         for (const auto& v : crossing)

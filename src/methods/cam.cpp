@@ -9,6 +9,8 @@ at::Tensor weighted_sum(const at::Tensor& weights, const at::Tensor& a) {
   return weights.dim() == 1 ? maps[0] : maps;
 }
 
-at::Tensor cam(const at::Tensor& weight, const at::Tensor& a) { return weighted_sum(weight, a); }
+at::Tensor cam(const at::Tensor& weight, const at::Tensor& a) {
+  return weighted_sum(weight, a);
+}
 
 }  // namespace camkit::methods

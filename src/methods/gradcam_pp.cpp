@@ -9,8 +9,7 @@ at::Tensor gradcam_pp(const at::Tensor& a, const at::Tensor& g) {
   const at::Tensor denom = 2 * g2 + sum_a * g3;
   // alpha is 0 where the gradient is 0 (the denominator vanishes there too).
   const at::Tensor alpha =
-      at::where(g != 0, g2 / at::where(denom != 0, denom, at::ones_like(denom)),
-                at::zeros_like(g));
+      at::where(g != 0, g2 / at::where(denom != 0, denom, at::ones_like(denom)), at::zeros_like(g));
   return weighted_sum((alpha * g.relu()).sum({1, 2}), a);
 }
 

@@ -2,6 +2,8 @@
 
 namespace camkit::methods {
 
-at::Tensor hirescam(const at::Tensor& a, const at::Tensor& g) { return (g * a).sum(0); }
+at::Tensor hirescam(const at::Tensor& a, const at::Tensor& g) {
+  return (g * a).sum(0);
+}
 
 }  // namespace camkit::methods

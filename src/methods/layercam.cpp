@@ -2,6 +2,8 @@
 
 namespace camkit::methods {
 
-at::Tensor layercam(const at::Tensor& a, const at::Tensor& g) { return (g.relu() * a).sum(0); }
+at::Tensor layercam(const at::Tensor& a, const at::Tensor& g) {
+  return (g.relu() * a).sum(0);
+}
 
 }  // namespace camkit::methods

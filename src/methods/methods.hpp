@@ -35,8 +35,7 @@ at::Tensor eigencam(const at::Tensor& a);
 /// Score-CAM masks (Wang et al. 2020, Alg. 1): each channel upsampled bilinearly to (H, W) and
 /// min-max normalised; a constant channel gives an all-zero mask. Returns (C, H, W) and sets
 /// `constant` (C) to true for those channels.
-at::Tensor scorecam_masks(const at::Tensor& a, int64_t height, int64_t width,
-                          at::Tensor* constant);
+at::Tensor scorecam_masks(const at::Tensor& a, int64_t height, int64_t width, at::Tensor* constant);
 
 /// Score-CAM map from the masked inputs' logits `scores` (C) of one class:
 /// alpha = softmax_k(scores); sum_k alpha_k A_k.

@@ -168,8 +168,7 @@ torch::jit::Value* last_activation(Model::Impl& m, torch::jit::Graph& graph,
 
 }  // namespace
 
-c10::IValue Model::Impl::call(torch::jit::GraphFunction& fn,
-                              std::vector<c10::IValue> args) const {
+c10::IValue Model::Impl::call(torch::jit::GraphFunction& fn, std::vector<c10::IValue> args) const {
   // Running a loaded graph is safe from several threads at once; nothing here mutates state.
   std::vector<c10::IValue> stack{module._ivalue()};
   for (auto& a : args) stack.push_back(std::move(a));
@@ -179,8 +178,9 @@ c10::IValue Model::Impl::call(torch::jit::GraphFunction& fn,
 
 std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) const {
   const c10::IValue out =
-      frozen ? const_cast<torch::jit::Module&>(*frozen).get_method(kTappedMethod)({batch.to(device)})
-             : call(*tapped, {batch.to(device)});
+      frozen
+          ? const_cast<torch::jit::Module&>(*frozen).get_method(kTappedMethod)({batch.to(device)})
+          : call(*tapped, {batch.to(device)});
   const auto tuple = out.toTuple();
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
 }
@@ -278,8 +278,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     }
   }
   if (!features) {
-    layer.reason = "no 4-D activation with spatial size > 1 found for a probe input; name one "
-                   "with --layer";
+    layer.reason =
+        "no 4-D activation with spatial size > 1 found for a probe input; name one "
+        "with --layer";
     return Model(std::move(impl));
   }
   layer.found = true;
@@ -328,8 +329,12 @@ std::vector<std::string> Model::module_paths() const {
   return impl_->modules;
 }
 
-int Model::num_classes() const { return impl_->num_classes; }
-const LayerInfo& Model::layer() const { return impl_->layer; }
+int Model::num_classes() const {
+  return impl_->num_classes;
+}
+const LayerInfo& Model::layer() const {
+  return impl_->layer;
+}
 
 std::string Model::label(int c) const {
   const auto& labels = impl_->metadata.labels;

@@ -20,7 +20,7 @@ struct Model::Impl {
   HeadInfo head;
   LayerInfo layer;
   std::string cam_layer_error;  ///< why CAM cannot use the --layer given, if it cannot
-  int num_classes = 0;  ///< logits per input; 0 while unknown (no head, probe did not run)
+  int num_classes = 0;          ///< logits per input; 0 while unknown (no head, probe did not run)
   InputSpec input;
   std::vector<std::string> modules;
   c10::Device device{c10::kCPU};

@@ -13,7 +13,9 @@ using torch::jit::Value;
 
 namespace {
 
-bool is_tensor(const Value* v) { return v->type()->isSubtypeOf(*c10::TensorType::get()); }
+bool is_tensor(const Value* v) {
+  return v->type()->isSubtypeOf(*c10::TensorType::get());
+}
 
 // The top-level node that contains `n` (itself when it is top-level).
 const Node* top_level(const Node* n, const Graph& g) {
@@ -79,10 +81,9 @@ std::shared_ptr<Graph> upper_graph(Graph& graph, Value* logits, Value* features,
   std::function<Value*(Value*)> get = [&](Value* v) -> Value* {
     if (auto it = map.find(v); it != map.end()) return it->second;
     Node* n = v->node();
-    const bool below = n->kind() == c10::prim::Param ||
-                       (n->owningBlock() == graph.block() && order.at(n) <= tap);
-    const bool recomputable = n->kind() == c10::prim::Constant ||
-                              n->kind() == c10::prim::GetAttr ||
+    const bool below =
+        n->kind() == c10::prim::Param || (n->owningBlock() == graph.block() && order.at(n) <= tap);
+    const bool recomputable = n->kind() == c10::prim::Constant || n->kind() == c10::prim::GetAttr ||
                               n->kind() == c10::prim::ListConstruct;
     if (below && !recomputable) {
       crossing->push_back(v);

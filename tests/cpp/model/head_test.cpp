@@ -91,9 +91,8 @@ TEST_P(NegativeModel, IsRefusedWithAReason) {
   EXPECT_FALSE(model.head().found);
   EXPECT_FALSE(model.head().reason.empty());
   try {
-    Explainer(model).explain(prepared_from_npy(models_dir() + m["name"].get<std::string>() +
-                                               ".input.npy"),
-                             {});
+    Explainer(model).explain(
+        prepared_from_npy(models_dir() + m["name"].get<std::string>() + ".input.npy"), {});
     FAIL() << "CAM ran on a model without a CAM head";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::model);

@@ -9,7 +9,9 @@
 namespace camkit::testing {
 namespace {
 
-std::string methods_dir() { return std::string(CAMKIT_FIXTURES) + "/methods/"; }
+std::string methods_dir() {
+  return std::string(CAMKIT_FIXTURES) + "/methods/";
+}
 
 struct Case {
   nlohmann::json model, layer;
@@ -68,15 +70,16 @@ TEST_P(MethodParity, RawMapEqualsPyTorchReference) {
                             << c.cls;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, MethodParity, ::testing::ValuesIn(cases()), [](const auto& info) {
-      std::string name = info.param.model["name"].template get<std::string>() + "_" +
-                         info.param.layer["path"].template get<std::string>() + "_" +
-                         info.param.method + "_" + std::to_string(info.param.cls);
-      for (char& ch : name)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, MethodParity, ::testing::ValuesIn(cases()),
+                         [](const auto& info) {
+                           std::string name =
+                               info.param.model["name"].template get<std::string>() + "_" +
+                               info.param.layer["path"].template get<std::string>() + "_" +
+                               info.param.method + "_" + std::to_string(info.param.cls);
+                           for (char& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
 
 TEST(Methods, GradCamWeightsAreCamWeightsOverMapArea) {
   for (const auto& c : cases()) {

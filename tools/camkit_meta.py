@@ -98,8 +98,12 @@ def parse_hw(text, what):
 
 
 def build_meta(architecture, num_classes, channels, height, width, labels=None,
-               preset=None, mean=None, std=None, resize=None, crop=None, size=None):
+               preset=None, mean=None, std=None, resize=None, crop=None, size=None,
+               volume=None):
     """A validated version-1 metadata dict.
+
+    volume: None for image classifiers; "stacked" for models that take one exam as a
+    [1, S, C, H, W] stack (MRNet), "batch" for models that take its S slices as the batch.
 
     Explicit mean/std/resize/crop/size override the preset's. resize+crop and size are
     exclusive resize policies; none of them means "the caller decides" (preprocess = {}).
@@ -139,6 +143,8 @@ def build_meta(architecture, num_classes, channels, height, width, labels=None,
         if crop is not None:
             preprocess["crop"] = [int(v) for v in _pair(crop)]
     meta["preprocess"] = preprocess
+    if volume is not None:
+        meta["volume"] = str(volume)
     if mean is not None:
         meta["mean"] = [float(v) for v in mean]
     if std is not None:
@@ -182,6 +188,8 @@ def validate_meta(meta):
                             f"expected {want}")
     if meta.get("task") != ("binary" if k == 1 else "multiclass"):
         raise MetaError("task must be 'binary' when num_classes == 1, else 'multiclass'")
+    if meta.get("volume", "stacked") not in ("stacked", "batch"):
+        raise MetaError("volume must be 'stacked' or 'batch'")
     pre = meta.get("preprocess", {})
     if "size" in pre and ("resize" in pre or "crop" in pre):
         raise MetaError("preprocess: 'size' excludes 'resize'/'crop'")

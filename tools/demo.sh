@@ -15,15 +15,20 @@ echo "== SqueezeNet 1.1 (ImageNet) on darknet's photos: top-3 classes, a map per
 
 if [ -f models/shapes_cnn.pt ]; then
   echo "== shapes_cnn (trained here) on generated scenes, one or two objects each" >&2
-  "$camkit" explain models/shapes_cnn.pt data/demo/shapes --top-k 3 --out "$out/shapes"
-  echo "== weak localisation of shapes_cnn on the demo scenes" >&2
-  "$camkit" eval models/shapes_cnn.pt data/demo/shapes \
-    --boxes data/demo/shapes/boxes.csv --labels data/demo/shapes/labels.csv || true
+  "$camkit" explain models/shapes_cnn.pt data/demo/shapes/single data/demo/shapes/multi \
+    --top-k 3 --draw-box --out "$out/shapes"
+  echo "== weak localisation of shapes_cnn on the demo scenes (models/README.md: held-out set)" >&2
+  "$camkit" eval models/shapes_cnn.pt data/demo/shapes/single data/demo/shapes/multi \
+    --boxes data/demo/shapes/boxes.csv --labels data/demo/shapes/labels.csv
 fi
 if [ -f models/xray_resnet.pt ]; then
   echo "== xray_resnet (1 channel, single logit) on generated radiographs" >&2
   "$camkit" explain models/xray_resnet.pt data/demo/xray --image-colormap bone \
     --out "$out/xray"
+fi
+if [ -f models/knee_mrnet.pt ]; then
+  echo "== knee_mrnet (MRNet-style exam model) on generated knee volumes: a map per slice" >&2
+  "$camkit" explain models/knee_mrnet.pt data/demo/knee/sagittal --out "$out/knee/sagittal"
 fi
 
 "$camkit" report "$out" --title "camkit demo"

@@ -387,6 +387,9 @@ def parse_args(argv):
     p.add_argument("--resize", type=int, help="resize the shorter side to N before --crop")
     p.add_argument("--crop", help="centre crop H,W (or N) after --resize")
     p.add_argument("--size", help="resize straight to H,W (no crop); excludes --resize/--crop")
+    p.add_argument("--volume", choices=["stacked", "batch"],
+                   help="the model takes exams: [1,S,C,H,W] (stacked, MRNet) or the S slices as "
+                   "its batch; camkit then reads every input as a volume (docs/volumes.md)")
     p.add_argument("--architecture", help="architecture name to record (default: arch)")
     p.add_argument("--seed", type=int, default=0, help="seed for random init (no --weights)")
     p.add_argument("--tolerance", type=float, default=1e-4,
@@ -424,7 +427,8 @@ def _meta_from_args(args, arch, channels, num_classes, hw, base=None):
         crop=camkit_meta.parse_hw(args.crop, "--crop") if args.crop else
         (None if policy_given else pre.get("crop")),
         size=camkit_meta.parse_hw(args.size, "--size") if args.size else
-        (None if policy_given else pre.get("size")))
+        (None if policy_given else pre.get("size")),
+        volume=args.volume if args.volume else base.get("volume"))
 
 
 def _input_hw(args, base=None):

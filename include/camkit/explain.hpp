@@ -81,6 +81,27 @@ struct Explanation {
   std::vector<ClassMap> all_maps;       ///< every class, when ExplainOptions::all_classes
 };
 
+/// How an exam's slices reach the model (docs/volumes.md).
+enum class VolumeLayout {
+  stacked,  ///< one input (1, S, C, H, W), as MRNet takes an exam
+  batch,    ///< the S slices as the batch (S, C, H, W)
+};
+
+struct VolumeClassMaps {
+  Prediction prediction;
+  std::vector<Map> slices;  ///< raw map of every slice, feature resolution, in slice order
+};
+
+struct VolumeExplanation {
+  bool binary = false;
+  Method method = Method::cam;
+  std::vector<Prediction> predictions;  ///< the exam's top-k (binary: the one logit)
+  std::vector<VolumeClassMaps> maps;    ///< one per explained class, in request order
+  /// Models that score every slice (batch layout, one row of logits per slice): each slice's
+  /// scores; the exam's logits are then the maximum over the slices. Empty otherwise.
+  std::vector<std::vector<float>> slice_scores;
+};
+
 class Explainer {
  public:
   explicit Explainer(const Model& model);
@@ -94,6 +115,17 @@ class Explainer {
   /// Explains inputs of equal size in one batched forward pass; results in input order.
   std::vector<Explanation> explain_batch(const std::vector<const Prepared*>& inputs,
                                          const ExplainOptions& options) const;
+
+  /// Explains one exam: the slices (equal prepared size) run through the model in `layout`,
+  /// one map per slice and explained class. The tapped layer must give one (C, h, w) map per
+  /// slice. CAM needs a head that pools each slice and reduces over the slices (max or mean)
+  /// before the classifier (HeadInfo::slice_reduce; the CAM identity is checked on the pooled
+  /// vectors), or a per-slice head (batch layout, S rows of logits); gradient methods
+  /// differentiate the exam's logit with respect to every slice's activations; Eigen-CAM is
+  /// per slice. Throws Error(usage) for Score-CAM and Ablation-CAM (not defined for exams here),
+  /// otherwise like explain().
+  VolumeExplanation explain_volume(const std::vector<Prepared>& slices, VolumeLayout layout,
+                                   const ExplainOptions& options) const;
 
   /// Class probabilities (softmax; sigmoid of the one logit for single-logit models) from the
   /// model's forward pass, `batch_size` inputs of equal size per pass: one row per input, in

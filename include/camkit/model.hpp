@@ -50,6 +50,9 @@ struct ModelMetadata {
   InputSpec input;                       ///< declared input channels and size
   std::optional<Preprocess> preprocess;  ///< input channels/size, resize policy, mean/std
   std::string json;                      ///< the embedded text as stored
+  /// "stacked": the model takes one exam as [1, S, C, H, W]; "batch": its S slices as the
+  /// batch [S, C, H, W]; "" for image classifiers.
+  std::string volume;
 };
 
 /// What head detection found in the TorchScript graph.
@@ -67,6 +70,10 @@ struct HeadInfo {
   int feature_channels = 0;
   bool has_bias = false;
   bool relu_before_pool = false;  ///< conv1x1 heads: logits = mean(ReLU(W·A + b))
+  /// Exam models (MRNet): the pooled vectors of the slices, which the model runs as its batch,
+  /// are reduced over the slices ("max" or "mean") before the classifier; "" otherwise. The map
+  /// of slice s is then W·A_s (docs/volumes.md).
+  std::string slice_reduce;
   /// Feature map size for the probe input (0 when no input size was known at load).
   int feature_height = 0, feature_width = 0;
 };

@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "camkit/render.hpp"
 
@@ -22,6 +23,10 @@ std::string encode_jpeg(const Rgb8& picture, int quality = 90);
 
 /// NumPy .npy (format 1.0) bytes of a map: little-endian float32, shape (height, width).
 std::string encode_npy(const Map& map);
+
+/// The same for a stack of maps of one size: shape (S, height, width), e.g. the raw maps of the
+/// slices of a volume. Throws Error(ErrorCode::usage) when the sizes differ.
+std::string encode_npy(const std::vector<Map>& stack);
 
 /// Writes `bytes` to "<path>.tmp-<pid>-<n>", then renames it to `path`; creates parent folders.
 /// Throws Error(ErrorCode::input) naming `path` on failure, leaving no temporary file behind.

@@ -58,8 +58,12 @@ enum class PictureFormat { png, jpg };
 
 struct PipelineOptions {
   std::string out_dir = "camkit-out";
+  ReadOptions read;  ///< how inputs are decoded (DICOM window)
   Preprocess preprocess;
   ExplainOptions explain;
+  /// Set: every input is one exam (a volume: .npy stack, multi-frame DICOM, DICOM series
+  /// folder), explained slice by slice in this layout and written as a case (docs/volumes.md).
+  std::optional<VolumeLayout> volume;
   bool class_true = false;  ///< explain each input's true class (overrides explain.classes)
   // Rendering.
   Colormap colormap = Colormap::jet;

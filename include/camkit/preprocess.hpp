@@ -77,8 +77,8 @@ struct Prepared {
 /// Applies the recipe: channels, Resize (size_* when set, else resize), CenterCrop, then
 /// (x - mean[c]) / std[c]. Images with 3 channels feeding a 1-channel model are converted to grey
 /// (PIL's convert("L") integer arithmetic, 299/587/114, also applied to 16-bit levels); grey
-/// images feeding a 3-channel model are replicated. Floating-point (.npy) sources must already
-/// have the model's channel count.
+/// images (any sample type) feeding a 3-channel model are replicated. Floating-point RGB
+/// sources (.npy, windowed DICOM) are not converted to grey.
 /// Unlike torchvision: an image already at the recipe's input size is neither resized nor
 /// cropped (so a 224x224 image skips "imagenet"'s Resize(256)), and an image smaller than the
 /// crop is refused rather than zero-padded.

@@ -7,6 +7,11 @@
 //   for (const std::string& e : s.errors) std::cerr << e << "\n";  // records that were skipped
 //   std::cout << s.index << "\n";                                   // camkit-out/index.html
 //
+// Volume records (MRI/CT exams that `camkit explain` ran slice by slice; they hold a "volume"
+// object) are shown in an interactive viewer at the top of the page: one case at a time, a
+// slider over its slices, the heat map blended over the slice, a strip of per-slice peaks. The
+// records are embedded in the page as JSON, so the viewer works from file:// too.
+//
 // The report is one self-contained page (inline CSS and JavaScript, no external URLs) that a
 // browser opens from file://. Everything it shows lies under the directory: the overlays that
 // `camkit explain` wrote, and display copies of the inputs, which the report writes under
@@ -36,10 +41,14 @@ struct ReportOptions {
 };
 
 struct ReportSummary {
-  std::string index;                ///< path of the written index.html (DIR/index.html)
-  int records = 0;                  ///< records shown
-  int explanations = 0;             ///< explained classes shown (overlays)
-  int missing_inputs = 0;           ///< inputs not found or unreadable: shown as placeholders
+  std::string index;       ///< path of the written index.html (DIR/index.html)
+  int records = 0;         ///< records shown, image and volume records together
+  int volumes = 0;         ///< of which volume records (shown in the viewer)
+  int explanations = 0;    ///< explained classes shown (overlays, or heat-map stacks)
+  int missing_inputs = 0;  ///< inputs not found or unreadable: shown as placeholders
+  /// Slice and heat-map pictures named by volume records but not found: the viewer shows a
+  /// placeholder for those slices.
+  int missing_pictures = 0;
   std::vector<std::string> errors;  ///< one line "<record path>: <reason>" per skipped record
 };
 
@@ -49,7 +58,10 @@ struct ReportSummary {
 /// skipped and reported in ReportSummary::errors; the report covers the others. For each
 /// record the input named by its "input" field is read (a relative path is tried from the
 /// current directory, then from the parent of `dir`, where `camkit explain ... -o DIR` is
-/// usually run), converted with to_rgb8 and written as DIR/_report/<record path>.png.
+/// usually run), converted with to_rgb8 and written as DIR/_report/<record path>.png. Volume
+/// records are not read from their input: their slice and heat-map PNGs, written by explain next
+/// to the record, are what the viewer shows. A volume record whose per-slice lists do not have
+/// one entry per slice is skipped and reported like a record with a wrong type.
 /// Writes DIR/index.html atomically and returns what it showed.
 /// Throws Error(ErrorCode::usage) when `dir` is not a directory or an option is invalid,
 /// Error(ErrorCode::input) when no readable record was found (nothing is written then; the

@@ -1,5 +1,6 @@
 // camkit explain MODEL INPUT...: maps, overlays, boxes and records for every input, through the
 // dataset pipeline (camkit/pipeline.hpp; docs/batch.md).
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -47,12 +48,15 @@ struct ExplainArgs {
   int png_compression = 3;
   int quality = 90;
   std::string shard;
+  bool volume = false;
+  bool slices_as_batch = false;
+  std::vector<double> window;  ///< DICOM VOI window: centre, width
 };
 
 // The inputs as pipeline inputs: positions in the whole list, the shard's part of it, and true
 // classes of ImageFolder layouts (eval.hpp's rule: label names, else sorted folder index).
 std::vector<PipelineInput> pipeline_inputs(const std::vector<InputFile>& files, const Model& model,
-                                           int shard, int shards, bool need_truth) {
+                                           int shard, int shards, bool need_truth, bool volumes) {
   const ClassSpace space = ClassSpace::for_model(model.num_classes(), model.metadata().labels);
   std::map<std::string, std::map<std::string, int>> roots;
   std::vector<PipelineInput> out;
@@ -65,10 +69,18 @@ std::vector<PipelineInput> pipeline_inputs(const std::vector<InputFile>& files, 
       if (it == roots.end()) {
         std::map<std::string, int> classes;
         try {
-          classes = image_folder_classes(class_folders(f.root), space);
+          const std::vector<std::string> folders = class_folders(f.root);
+          // Exam folders are often planes (MRNet: axial/coronal/sagittal), not classes: for
+          // volumes only folders named after the model's labels give true classes.
+          const auto& labels = model.metadata().labels;
+          for (const std::string& name : folders)
+            if (volumes && std::find(labels.begin(), labels.end(), name) == labels.end())
+              throw Error(ErrorCode::usage, "'" + name + "' is not a label of the model");
+          classes = image_folder_classes(folders, space);
         } catch (const Error& e) {
           if (need_truth) throw;
-          diagnose("note: " + f.root + ": sub-folders are not classes (" + e.what() + ")");
+          if (!volumes)
+            diagnose("note: " + f.root + ": sub-folders are not classes (" + e.what() + ")");
         }
         it = roots.emplace(f.root, std::move(classes)).first;
       }
@@ -109,6 +121,11 @@ int run_explain(const ExplainArgs& a) {
   po.workers = a.workers;
   po.batch_size = a.batch_size;
   po.overwrite = a.overwrite;
+  if (!a.window.empty()) {
+    if (a.window.size() != 2 || !(a.window[1] > 0))
+      throw Error(ErrorCode::usage, "--window: give C,W (centre and width > 0)");
+    po.read.window = std::make_pair(a.window[0], a.window[1]);
+  }
   if (a.alpha < 0 || a.alpha > 1) throw Error(ErrorCode::usage, "--alpha must be in [0, 1]");
   if (a.box_threshold < 0 || a.box_threshold > 1)
     throw Error(ErrorCode::usage, "--box-threshold must be in [0, 1]");
@@ -143,7 +160,8 @@ int run_explain(const ExplainArgs& a) {
   ModelOptions mo;
   mo.device = a.device;
   mo.layer = a.layer;
-  const std::vector<InputFile> files = expand_inputs(a.inputs);
+  bool volumes = a.volume || a.slices_as_batch;
+  std::vector<InputFile> files = expand_inputs(a.inputs, volumes);
   // Freezing and optimising the graph costs about as much as a few forward passes and saves a
   // third of every later one: worth it from a handful of inputs on. Decided on the whole list
   // (not the inputs left to do), so a resumed run computes exactly what the first one did.
@@ -151,6 +169,16 @@ int run_explain(const ExplainArgs& a) {
     throw Error(ErrorCode::usage, "--optimize " + a.optimize + ": use auto, on or off");
   mo.optimize = a.optimize == "on" || (a.optimize == "auto" && files.size() >= 8);
   const Model model = Model::load(a.model, mo);
+  const std::string& declared = model.metadata().volume;
+  if (!volumes && !declared.empty()) {
+    diagnose("note: " + a.model + " takes exams (metadata: volume " + declared +
+             "): every input is read as a volume");
+    volumes = true;
+    files = expand_inputs(a.inputs, true);
+  }
+  if (volumes)
+    po.volume =
+        a.slices_as_batch || declared == "batch" ? VolumeLayout::batch : VolumeLayout::stacked;
   ExplainOptions& eo = po.explain;
   if (a.method == "auto") {
     eo.method = model.head().found ? Method::cam : Method::gradcam;
@@ -180,7 +208,7 @@ int run_explain(const ExplainArgs& a) {
   // optimised graph's maps differ in the last bits, so the setting is part of the hash.
   po.fingerprint_extra = mo.optimize ? "optimize" : "";
   const std::vector<PipelineInput> inputs =
-      pipeline_inputs(files, model, shard, shards, po.class_true);
+      pipeline_inputs(files, model, shard, shards, po.class_true, po.volume.has_value());
 
   ProgressBar bar(2);
   po.on_progress = [&bar](size_t done, size_t total) { bar.update(done, total); };
@@ -260,6 +288,15 @@ Runner add_explain(CLI::App& app) {
   cmd->add_option("--layer", a->layer,
                   "Module path of the layer to explain, e.g. layer4 or layer4.1.conv2 "
                   "(default: the CAM head's feature map, else the last 4-D activation)");
+  cmd->add_flag("--volume", a->volume,
+                "Every input is one exam (.npy [S,H,W] or [S,C,H,W], multi-frame DICOM, DICOM "
+                "series folder), fed as [1,S,C,H,W]; a map per slice (docs/volumes.md)");
+  cmd->add_flag("--slices-as-batch", a->slices_as_batch,
+                "With --volume: feed the exam's S slices as the batch [S,C,H,W]");
+  cmd->add_option("--window", a->window,
+                  "C,W: VOI window (centre, width) for grey DICOM inputs, in modality units such "
+                  "as HU; default: the file's window, else min..max (docs/dicom.md)")
+      ->delimiter(',');
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads,
                   "Threads in all: decode/render workers + LibTorch intra-op threads")

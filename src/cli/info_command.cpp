@@ -39,7 +39,9 @@ nlohmann::json info_json(const Model& model) {
                  {"classifier", h.classifier},
                  {"num_classes", h.num_classes},
                  {"has_bias", h.has_bias},
-                 {"relu_before_pool", h.relu_before_pool}});
+                 {"relu_before_pool", h.relu_before_pool},
+                 {"slice_reduce",
+                  h.slice_reduce.empty() ? nlohmann::json() : nlohmann::json(h.slice_reduce)}});
   } else {
     head["reason"] = h.reason;
   }
@@ -82,8 +84,9 @@ void print_text(const Model& model) {
   else
     std::cout << "no normalisation\n";
   if (h.found) {
-    std::cout << "head:        " << h.kind << " (" << h.pooling << " -> " << h.classifier << ")"
-              << (h.relu_before_pool ? ", ReLU before pooling" : "") << "\n";
+    std::cout << "head:        " << h.kind << " (" << h.pooling << " -> "
+              << (h.slice_reduce.empty() ? "" : h.slice_reduce + " over slices -> ") << h.classifier
+              << ")" << (h.relu_before_pool ? ", ReLU before pooling" : "") << "\n";
     std::cout << "features:    " << h.feature_layer;
     for (const auto& op : h.feature_ops) std::cout << " -> " << op;
     std::cout << ", " << h.feature_channels << " channels";

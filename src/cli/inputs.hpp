@@ -21,6 +21,9 @@ struct InputFile {
 /// supported file directly inside is an ImageFolder: its files carry root and class_folder.
 /// Arguments that do not exist are returned as inputs too, so that reading them reports the error
 /// in order with the others. Throws Error(usage) for a list file that cannot be read.
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& arguments);
+/// With `volumes`, every file is one exam and a folder that holds DICOM files (.dcm, .dicom, or
+/// no extension and the DICM magic) directly is one exam too (a series): it is not walked.
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& arguments,
+                                     bool volumes = false);
 
 }  // namespace camkit::cli

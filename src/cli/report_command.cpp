@@ -26,6 +26,9 @@ int run_report(const ReportArgs& a) {
   if (s.missing_inputs)
     diagnose("note: " + std::to_string(s.missing_inputs) +
              " input(s) not found or unreadable, shown as placeholders");
+  if (s.missing_pictures)
+    diagnose("note: " + std::to_string(s.missing_pictures) +
+             " slice or heat-map picture(s) of volume records not found, shown as placeholders");
   std::cout << s.index << std::endl;
   return s.errors.empty() ? 0 : static_cast<int>(ErrorCode::input);
 }
@@ -37,7 +40,8 @@ Runner add_report(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "report",
       "Write DIR/index.html: a static page of the overlays, boxes and scores that "
-      "`camkit explain -o DIR` wrote (open it in a browser)");
+      "`camkit explain -o DIR` wrote, with a slice viewer for MRI/CT volumes (open it in a "
+      "browser)");
   cmd->add_option("dir", a->dir, "Output directory of camkit explain")->required();
   cmd->add_option("--title", a->title, "Page title (default: \"camkit report: DIR\")");
   cmd->add_option("--image-colormap", a->image_colormap, "How grey inputs are shown: gray, bone")

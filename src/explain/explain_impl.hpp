@@ -31,4 +31,17 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& features,
                             const std::vector<c10::IValue>& crossing, const at::Tensor& logits,
                             const std::vector<int>& classes, int batch_size);
 
+/// The inputs as one (N, C, H, W) float tensor; Error(input) when sizes differ or the channel
+/// count is not `channels` (0: any).
+at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels);
+
+/// Prediction of class c from a row of logits and its scores.
+Prediction predict(const Model& model, bool binary, const float* logits, const float* scores,
+                   int c);
+
+bool is_gradient_method(Method m);
+
+/// The map (h, w) of a gradient method from activations a and gradients g, both (C, h, w).
+at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g);
+
 }  // namespace camkit::detail

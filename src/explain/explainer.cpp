@@ -10,7 +10,7 @@
 #include "methods/methods.hpp"
 
 namespace camkit {
-namespace {
+namespace detail {
 
 at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels) {
   const Prepared& first = *inputs.front();
@@ -47,6 +47,10 @@ Prediction predict(const Model& model, bool binary, const float* logits, const f
   return p;
 }
 
+}  // namespace detail
+
+namespace {
+
 struct MethodName {
   Method method;
   const char* name;
@@ -60,6 +64,10 @@ constexpr MethodName kMethods[] = {{Method::cam, "cam"},
                                    {Method::scorecam, "scorecam"},
                                    {Method::ablationcam, "ablationcam"},
                                    {Method::eigencam, "eigencam"}};
+
+}  // namespace
+
+namespace detail {
 
 bool is_gradient_method(Method m) {
   return m == Method::gradcam || m == Method::gradcam_pp || m == Method::xgradcam ||
@@ -81,7 +89,7 @@ at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g) {
   }
 }
 
-}  // namespace
+}  // namespace detail
 
 std::optional<Method> parse_method(std::string_view name) {
   for (const auto& m : kMethods)
@@ -141,7 +149,7 @@ Selection select_classes(const at::Tensor& logits, const ExplainOptions& options
     std::partial_sort(order.begin(), order.begin() + top, order.end(),
                       [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
     for (int j = 0; j < top; ++j)
-      ex.predictions.push_back(predict(model, binary, lg, sc, order[j]));
+      ex.predictions.push_back(detail::predict(model, binary, lg, sc, order[j]));
     sel.classes[i] = options.classes.empty() ? std::vector<int>(order.begin(), order.begin() + top)
                                              : options.classes;
   }
@@ -154,7 +162,7 @@ void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor
   const at::Tensor sc = binary ? lg.sigmoid() : lg.softmax(0);
   for (size_t j = 0; j < classes.size(); ++j)
     ex.maps.push_back(
-        {predict(model, binary, lg.data_ptr<float>(), sc.data_ptr<float>(), classes[j]),
+        {detail::predict(model, binary, lg.data_ptr<float>(), sc.data_ptr<float>(), classes[j]),
          to_map(maps[static_cast<int64_t>(j)])});
 }
 
@@ -178,9 +186,9 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
                                       ". Gradient-based methods explain models without one: "
                                       "--method gradcam");
   if (!m.layer.found) throw Error(ErrorCode::model, model_.path() + ": " + m.layer.reason);
-  const at::Tensor batch = to_batch(inputs, m.input.channels);
+  const at::Tensor batch = detail::to_batch(inputs, m.input.channels);
   at::Tensor logits, features;
-  if (is_gradient_method(method)) {
+  if (detail::is_gradient_method(method)) {
     std::tie(logits, features) = m.run_with_grad(batch);
   } else {
     torch::NoGradGuard no_grad;
@@ -206,8 +214,11 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
     if (m.head.kind == "linear") {
       // Free correctness check (CAM identity): pooled features through the classifier must
       // give the logits; costs K*C multiply-adds.
-      const at::Tensor expected =
-          at::addmm(m.bias, features.mean({2, 3}), m.weight.t()).to(at::kCPU);
+      if (!m.head.slice_reduce.empty())
+        throw Error(ErrorCode::usage, model_.path() + ": the model reduces over slices (" +
+                                          m.head.slice_reduce +
+                                          " over its batch): explain exams with --volume");
+      const at::Tensor expected = m.head_logits(features).to(at::kCPU);
       const double scale = std::max(1.0, lg.abs().max().item<double>());
       if ((expected - lg).abs().max().item<double>() > 1e-3 * scale)
         throw Error(ErrorCode::model,
@@ -230,7 +241,7 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
         }
       }
     }
-  } else if (is_gradient_method(method)) {
+  } else if (detail::is_gradient_method(method)) {
     // One backward per rank j of the requested classes, all inputs at once: the gradient of
     // sum_i y_{i, c_ij} with respect to the features of input i is d y_{c_ij} / d A_i.
     const size_t rounds = sel.classes.front().size();
@@ -242,7 +253,7 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
                                                  /*retain_graph=*/j + 1 < rounds)[0];
       torch::NoGradGuard no_grad;
       for (int64_t i = 0; i < n; ++i)
-        maps[i].push_back(gradient_map(method, features[i].detach(), g[i]));
+        maps[i].push_back(detail::gradient_map(method, features[i].detach(), g[i]));
     }
     for (int64_t i = 0; i < n; ++i)
       detail::add_maps(sel.explanations[i], sel.classes[i], at::stack(maps[i]), lg[i], binary,
@@ -288,8 +299,9 @@ std::vector<std::vector<float>> Explainer::scores(const std::vector<const Prepar
     const std::vector<const Prepared*> chunk(
         inputs.begin() + start, inputs.begin() + std::min(inputs.size(), start + step));
     const int64_t n = static_cast<int64_t>(chunk.size());
-    const at::Tensor lg =
-        m.run(to_batch(chunk, m.input.channels)).first.to(at::kCPU, at::kFloat).reshape({n, -1});
+    const at::Tensor lg = m.run(detail::to_batch(chunk, m.input.channels))
+                              .first.to(at::kCPU, at::kFloat)
+                              .reshape({n, -1});
     const at::Tensor sc = (lg.size(1) == 1 ? lg.sigmoid() : lg.softmax(1)).contiguous();
     for (int64_t i = 0; i < n; ++i)
       out.emplace_back(sc[i].data_ptr<float>(), sc[i].data_ptr<float>() + sc.size(1));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "camkit/image.hpp"
+#include "io/dicom_file.hpp"
 #include "io/file_bytes.hpp"
 
 namespace camkit {
@@ -33,15 +34,18 @@ bool is_image_extension(const std::string& ext) {
 
 bool is_supported_input(const std::string& path) {
   const std::string ext = lower_extension(path);
-  return ext == ".npy" || is_image_extension(ext);
+  return ext == ".npy" || is_image_extension(ext) || io::has_dicom_extension(path);
 }
 
-Image read_input(const std::string& path) {
+Image read_input(const std::string& path, const ReadOptions& options) {
   // The extension is checked before the file is touched: a wrong type is the more useful report
   // for "notes.txt" than whether it exists.
   const std::string ext = lower_extension(path);
   if (ext == ".npy") return read_npy(path);
   if (is_image_extension(ext)) return read_image(path);
+  if (io::has_dicom_extension(path)) return read_dicom(path, options);
+  // DICOM files often come without an extension (e.g. from scanners' export folders).
+  if (ext.empty() && is_dicom_file(path)) return read_dicom(path, options);
   if (ext.empty()) throw io::input_error(path, "unsupported file type (no extension)");
   throw io::input_error(path, "unsupported file type '" + extension(path) + "'");
 }

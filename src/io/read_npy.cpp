@@ -9,6 +9,7 @@
 
 #include "camkit/image.hpp"
 #include "io/file_bytes.hpp"
+#include "io/npy_array.hpp"
 #include "io/npy_header.hpp"
 
 namespace camkit {
@@ -76,9 +77,6 @@ struct Layout {
 
 Layout choose_layout(const std::string& path, const std::vector<std::uint64_t>& full_shape) {
   const std::string shape_text = io::shape_string(full_shape);
-  for (const std::uint64_t dim : full_shape) {
-    if (dim == 0) throw io::input_error(path, "empty array, shape " + shape_text);
-  }
   std::vector<std::uint64_t> s = full_shape;
   if (s.size() == 4 && s[0] == 1) s.erase(s.begin());  // a batch of one, as torch.save'd inputs
 
@@ -118,42 +116,56 @@ Layout choose_layout(const std::string& path, const std::vector<std::uint64_t>& 
 
 }  // namespace
 
-Image read_npy(const std::string& path) {
-  const std::vector<unsigned char> bytes = io::read_file_bytes(path);
-  const io::NpyHeader h = io::parse_npy_header(path, bytes.data(), bytes.size());
-  const Dtype dtype = parse_dtype(path, h.descr);
-  if (h.fortran_order) {
-    throw io::input_error(path, "Fortran order not supported (save np.ascontiguousarray(a))");
+namespace io {
+
+NpyFile open_npy(const std::string& path) {
+  NpyFile f;
+  f.path = path;
+  f.bytes = read_file_bytes(path);
+  f.header = parse_npy_header(path, f.bytes.data(), f.bytes.size());
+  const Dtype dtype = parse_dtype(path, f.header.descr);
+  if (f.header.fortran_order) {
+    throw input_error(path, "Fortran order not supported (save np.ascontiguousarray(a))");
   }
-  const Layout l = choose_layout(path, h.shape);
+  f.bit_depth = dtype.kind == Kind::u1 ? 8 : dtype.kind == Kind::u2 ? 16 : 0;
+  return f;
+}
+
+void check_not_empty(const NpyFile& file) {
+  for (const std::uint64_t dim : file.header.shape) {
+    if (dim == 0) {
+      throw input_error(file.path, "empty array, shape " + shape_string(file.header.shape));
+    }
+  }
+}
+
+std::vector<float> npy_samples(const NpyFile& file) {
+  const std::string& path = file.path;
+  const NpyHeader& h = file.header;
+  const Dtype dtype = parse_dtype(path, h.descr);
 
   // Never trust the header: the data must be exactly shape-product * itemsize bytes. Each factor
   // is bounded here before the next multiplication so the product cannot wrap.
-  const std::string shape_text = io::shape_string(h.shape);
-  const std::size_t available = bytes.size() - h.data_offset;
+  const std::string shape_text = shape_string(h.shape);
+  const std::size_t available = file.bytes.size() - h.data_offset;
   std::size_t needed = dtype.itemsize;
   for (const std::uint64_t dim : h.shape) {
     if (dim > SIZE_MAX / needed) {
-      throw io::input_error(path, "shape " + shape_text + " too large (size overflows)");
+      throw input_error(path, "shape " + shape_text + " too large (size overflows)");
     }
     needed *= static_cast<std::size_t>(dim);
   }
   if (needed != available) {
-    throw io::input_error(
+    throw input_error(
         path,
         std::string(needed > available ? "truncated .npy data" : "unexpected .npy data size") +
             ": shape " + shape_text + " of '" + h.descr + "' needs " + std::to_string(needed) +
             " bytes, file has " + std::to_string(available));
   }
 
-  Image im;
-  im.height = l.height;
-  im.width = l.width;
-  im.channels = l.channels;
-  const std::size_t plane = static_cast<std::size_t>(l.height) * l.width;
-  const std::size_t count = plane * l.channels;
-  im.data.resize(count);
-  const unsigned char* src = bytes.data() + h.data_offset;
+  const std::size_t count = needed / dtype.itemsize;
+  std::vector<float> out(count);
+  const unsigned char* src = file.bytes.data() + h.data_offset;
   for (std::size_t i = 0; i < count; ++i) {
     const unsigned char* p = src + i * dtype.itemsize;
     float v = 0.0f;
@@ -180,17 +192,37 @@ Image read_npy(const std::string& path) {
         if (std::fabs(d) > FLT_MAX) {
           std::ostringstream text;
           text << "value " << d << " outside the float32 range";
-          throw io::input_error(path, text.str());
+          throw input_error(path, text.str());
         }
         v = static_cast<float>(d);
         break;
       }
     }
+    out[i] = v;
+  }
+  return out;
+}
+
+}  // namespace io
+
+Image read_npy(const std::string& path) {
+  const io::NpyFile file = io::open_npy(path);
+  io::check_not_empty(file);
+  const Layout l = choose_layout(path, file.header.shape);
+  const std::vector<float> samples = io::npy_samples(file);
+
+  Image im;
+  im.height = l.height;
+  im.width = l.width;
+  im.channels = l.channels;
+  im.bit_depth = file.bit_depth;
+  const std::size_t plane = static_cast<std::size_t>(l.height) * l.width;
+  im.data.resize(samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) {
     // Planar files hold channel c's plane at c * H * W; the output interleaves channels.
     const std::size_t dst = l.planar ? (i % plane) * l.channels + i / plane : i;
-    im.data[dst] = v;
+    im.data[dst] = samples[i];
   }
-  im.bit_depth = dtype.kind == Kind::u1 ? 8 : dtype.kind == Kind::u2 ? 16 : 0;
   return im;
 }
 

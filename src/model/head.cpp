@@ -276,6 +276,26 @@ std::optional<GraphHead> conv_classifier_before(Node* pool, const torch::jit::Mo
   return h;
 }
 
+// Exam models (MRNet) pool every slice of the batch and then reduce the pooled vectors over the
+// slices, dimension 0: torch.max(x, 0)[0], amax(x, 0) or mean(x, 0). Returns "max" or "mean".
+std::string slice_reduction(const torch::jit::Use& use) {
+  Node* n = use.user;
+  if (use.offset != 0) return "";
+  auto dims_are_zero = [](Value* v) {
+    if (auto list = int_list_of(v)) return list->size() == 1 && list->front() == 0;
+    auto c = constant_of(v);
+    return c && c->isInt() && c->toInt() == 0;
+  };
+  if (n->kind() == aten::max && n->inputs().size() == 3 && n->outputs().size() == 2 &&
+      dims_are_zero(n->input(1)) && n->output(1)->uses().empty())
+    return "max";
+  if (n->kind() == aten::amax && n->inputs().size() >= 2 && dims_are_zero(n->input(1)))
+    return "max";
+  if (n->kind() == aten::mean && n->inputs().size() >= 3 && dims_are_zero(n->input(1)))
+    return "mean";
+  return "";
+}
+
 }  // namespace
 
 GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module) {
@@ -296,6 +316,11 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
     Node* pool = *it;
     const std::string pool_kind = pool->kind().toQualString();
     Flow flow = follow(pool->output());
+    std::string reduce;
+    if (flow.others.size() == 1 && !flow.reaches_return) {
+      reduce = slice_reduction(flow.others.front());
+      if (!reduce.empty()) flow = follow(flow.others.front().user->output(0));
+    }
     if (flow.others.empty() && flow.reaches_return) {
       if (auto h = conv_classifier_before(pool, module)) {
         h->found = true;
@@ -339,6 +364,7 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
     h.logits = lin->output;
     h.weight = lin->weight;
     h.bias = lin->bias;
+    h.slice_reduce = reduce;
     return h;
   }
   none.reason = last_reason;

@@ -20,6 +20,7 @@ struct GraphHead {
   at::Tensor weight;                      ///< (K, C), float32, contiguous
   at::Tensor bias;                        ///< (K) or undefined
   bool relu_before_pool = false;
+  std::string slice_reduce;  ///< "max"/"mean" over dimension 0 after pooling (exam models), or ""
 };
 
 /// Analyses `graph` (the model's inlined forward) structurally: a global average pooling whose

@@ -30,6 +30,9 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
     const nlohmann::json j = nlohmann::json::parse(text);
     meta.present = true;
     meta.architecture = j.value("architecture", "");
+    meta.volume = j.value("volume", "");
+    if (!meta.volume.empty() && meta.volume != "stacked" && meta.volume != "batch")
+      throw std::invalid_argument("volume must be \"stacked\" or \"batch\"");
     if (j.contains("labels") && !j["labels"].is_null())
       meta.labels = j["labels"].get<std::vector<std::string>>();
     Preprocess pre;

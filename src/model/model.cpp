@@ -85,7 +85,11 @@ at::Tensor probe_input(const Model::Impl& m) {
   if (h == 0 && m.input.height > 0) h = m.input.height, w = m.input.width;
   if (h == 0) h = w = 224;
   const int c = m.input.channels > 0 ? m.input.channels : 3;
-  return at::randn({1, c, h, w}, at::make_generator<at::CPUGeneratorImpl>(7)).to(m.device);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  // Exam models take a stack of slices: two, so that a reduction over them is exercised.
+  if (m.metadata.volume == "stacked") return at::randn({1, 2, c, h, w}, gen).to(m.device);
+  if (m.metadata.volume == "batch") return at::randn({2, c, h, w}, gen).to(m.device);
+  return at::randn({1, c, h, w}, gen).to(m.device);
 }
 
 // Records the tapped layer's shape for the probe input; false when the probe does not run.
@@ -127,10 +131,7 @@ void verify_head(Model::Impl& m) {
     return;
   }
   torch::NoGradGuard no_grad;
-  at::Tensor maps =
-      at::einsum("kc,nchw->nkhw", {m.weight, features.to(at::kFloat)}) + m.bias.view({1, -1, 1, 1});
-  if (m.head.relu_before_pool) maps = maps.relu();
-  at::Tensor expected = maps.mean({2, 3});
+  const at::Tensor expected = m.head_logits(features);
   const double scale = std::max(1.0, logits.abs().max().item<double>());
   const double err = (expected - logits.to(at::kFloat)).abs().max().item<double>();
   if (err > 1e-3 * scale) {
@@ -241,6 +242,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     head.feature_channels = static_cast<int>(gh.weight.size(1));
     head.has_bias = gh.bias.defined();
     head.relu_before_pool = gh.relu_before_pool;
+    head.slice_reduce = gh.slice_reduce;
     impl->num_classes = head.num_classes;
     impl->weight = gh.weight.to(impl->device, at::kFloat).contiguous();
     impl->bias = gh.bias.defined() ? gh.bias.to(impl->device, at::kFloat).contiguous()
@@ -308,6 +310,19 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   else if (options.probe || !gh.found)
     probe_layer(*impl);
   return Model(std::move(impl));
+}
+
+at::Tensor Model::Impl::head_logits(const at::Tensor& features) const {
+  const at::Tensor a = features.to(at::kFloat);
+  if (head.kind == "conv1x1") {
+    at::Tensor maps = at::einsum("kc,nchw->nkhw", {weight, a}) + bias.view({1, -1, 1, 1});
+    if (head.relu_before_pool) maps = maps.relu();
+    return maps.mean({2, 3});
+  }
+  at::Tensor pooled = a.mean({2, 3});
+  if (head.slice_reduce == "max") pooled = std::get<0>(pooled.max(0, /*keepdim=*/true));
+  if (head.slice_reduce == "mean") pooled = pooled.mean(0, /*keepdim=*/true);
+  return at::addmm(bias, pooled, weight.t());
 }
 
 const std::string& Model::path() const {

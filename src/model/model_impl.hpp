@@ -47,6 +47,10 @@ struct Model::Impl {
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& batch) const;
   /// Runs the gradient graph with grad mode on: features is a leaf requiring gradients.
   std::pair<at::Tensor, at::Tensor> run_with_grad(const at::Tensor& batch) const;
+  /// The logits the CAM head computes from `features` (N, C, h, w): pooling, the slice
+  /// reduction of exam models, the classifier. Comparing them with the model's own logits is
+  /// the CAM identity check.
+  at::Tensor head_logits(const at::Tensor& features) const;
   /// Runs `fn` on (self, args...) and returns its output.
   c10::IValue call(torch::jit::GraphFunction& fn, std::vector<c10::IValue> args) const;
 };

@@ -31,9 +31,11 @@ std::string encode_jpeg(const Rgb8& picture, int quality) {
   return encode(picture, ".jpg", {cv::IMWRITE_JPEG_QUALITY, quality});
 }
 
-std::string encode_npy(const Map& map) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(map.height) + ", " + std::to_string(map.width) + "), }";
+namespace {
+
+// NumPy .npy format 1.0: little-endian float32 of the given shape, C order.
+std::string npy_bytes(const std::string& shape, const std::vector<const Map*>& maps) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
   // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of
   // 64 bytes and ended by a newline, as NumPy writes it.
   const size_t unpadded = 10 + header.size() + 1;
@@ -43,11 +45,33 @@ std::string encode_npy(const Map& map) {
   out.push_back(static_cast<char>(header.size() & 0xff));
   out.push_back(static_cast<char>(header.size() >> 8));
   out += header;
-  const size_t bytes = map.data.size() * sizeof(float);
-  const size_t offset = out.size();
-  out.resize(offset + bytes);
-  std::memcpy(out.data() + offset, map.data.data(), bytes);  // x86/ARM hosts are little-endian
+  for (const Map* m : maps) {
+    const size_t bytes = m->data.size() * sizeof(float);
+    const size_t offset = out.size();
+    out.resize(offset + bytes);
+    std::memcpy(out.data() + offset, m->data.data(), bytes);  // x86/ARM hosts are little-endian
+  }
   return out;
+}
+
+}  // namespace
+
+std::string encode_npy(const Map& map) {
+  return npy_bytes(std::to_string(map.height) + ", " + std::to_string(map.width), {&map});
+}
+
+std::string encode_npy(const std::vector<Map>& stack) {
+  std::vector<const Map*> maps;
+  for (const Map& m : stack) {
+    if (m.height != stack.front().height || m.width != stack.front().width ||
+        m.data.size() != static_cast<size_t>(m.height) * m.width)
+      throw Error(ErrorCode::usage, "encode_npy: the maps of a stack must have one size");
+    maps.push_back(&m);
+  }
+  const int h = stack.empty() ? 0 : stack.front().height;
+  const int w = stack.empty() ? 0 : stack.front().width;
+  return npy_bytes(
+      std::to_string(stack.size()) + ", " + std::to_string(h) + ", " + std::to_string(w), maps);
 }
 
 }  // namespace camkit

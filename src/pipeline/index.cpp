@@ -78,6 +78,9 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
       {"output",
        {o.overlay, o.raw, o.format == PictureFormat::jpg ? "jpg" : "png", o.png_compression,
         o.jpeg_quality}}};
+  // Added only when set, so that the hashes of earlier runs stay valid.
+  if (o.volume) j["volume"] = *o.volume == VolumeLayout::stacked ? "stacked" : "batch";
+  if (o.read.window) j["window"] = {o.read.window->first, o.read.window->second};
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(j.dump())));
   return hex;

@@ -20,6 +20,7 @@
 #include "camkit/error.hpp"
 #include "camkit/output.hpp"
 #include "pipeline/stages.hpp"
+#include "pipeline/volume.hpp"
 
 namespace camkit {
 namespace {
@@ -332,6 +333,12 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
   const int workers = o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
   at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
                                              : std::max(1, o.threads - 2 * workers));
+  if (o.volume) {
+    at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads : o.threads);
+    IndexFile index((fs::path(o.out_dir) / o.index_name).string());
+    return pipeline::run_volumes(model, inputs, o,
+                                 [&index](const std::string& line) { index.append(line); });
+  }
   Run run(model, inputs, o);
   return run.run();
 }

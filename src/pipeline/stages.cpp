@@ -48,26 +48,29 @@ bool load_complete_record(Item& item, const PipelineOptions& o, const std::strin
   return true;
 }
 
+std::vector<int> classes_for(const PipelineInput& in, const Model& model,
+                             const PipelineOptions& o) {
+  if (!o.class_true) return o.explain.classes;
+  if (!in.true_class)
+    throw Error(ErrorCode::input,
+                in.path + ": no true class (--class true needs a class folder or label)");
+  const int k = model.num_classes();
+  if (k == 1) return {0};  // a single-logit model explains its one logit for either class
+  if (*in.true_class < 0 || *in.true_class >= k)
+    throw Error(ErrorCode::input, in.path + ": true class " + std::to_string(*in.true_class) +
+                                      " is out of range (the model has " + std::to_string(k) +
+                                      " classes)");
+  return {*in.true_class};
+}
+
+nlohmann::json prediction_record(const Prediction& p) {
+  return prediction_json(p);
+}
+
 void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
   const PipelineInput& in = *item.in;
-  if (o.class_true) {
-    if (!in.true_class)
-      throw Error(ErrorCode::input,
-                  in.path + ": no true class (--class true needs a class folder or label)");
-    const int k = model.num_classes();
-    if (k == 1) {
-      item.classes = {0};  // a single-logit model explains its one logit for either class
-    } else if (*in.true_class < 0 || *in.true_class >= k) {
-      throw Error(ErrorCode::input, in.path + ": true class " + std::to_string(*in.true_class) +
-                                        " is out of range (the model has " + std::to_string(k) +
-                                        " classes)");
-    } else {
-      item.classes = {*in.true_class};
-    }
-  } else {
-    item.classes = o.explain.classes;
-  }
-  Image image = read_input(in.path);
+  item.classes = classes_for(in, model, o);
+  Image image = read_input(in.path, o.read);
   item.prepared = prepare(image, o.preprocess, in.path);
   item.image_height = image.height;
   item.image_width = image.width;

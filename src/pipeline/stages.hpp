@@ -34,6 +34,14 @@ std::string record_relative(const PipelineInput& in);
 /// pictures it names exist); returns false otherwise.
 bool load_complete_record(Item& item, const PipelineOptions& options, const std::string& hash);
 
+/// The classes to explain for `in`: its true class with --class true, else options' classes
+/// (empty = top-k). Throws Error(input) when the true class is missing or out of range.
+std::vector<int> classes_for(const PipelineInput& in, const Model& model,
+                             const PipelineOptions& options);
+
+/// {"class", "label", "score", "logit"} of a prediction, as records store it.
+nlohmann::json prediction_record(const Prediction& p);
+
 /// Reads and prepares the input and chooses its classes. Throws Error(input) for a bad input.
 void decode_item(Item& item, const Model& model, const PipelineOptions& options);
 

@@ -19,9 +19,11 @@ std::int64_t luma(std::int64_t r, std::int64_t g, std::int64_t b) {
 
 Image match_channels(const Image& image, int channels, const std::string& label) {
   if (image.channels == channels) return image;
+  // Grey to RGB replicates the channel, exact for any sample type (windowed DICOM, float .npy);
+  // RGB to grey needs the integer levels PIL's conversion works on.
   const bool integer = image.bit_depth == 8 || image.bit_depth == 16;
   const bool convertible =
-      integer && (image.channels == 1 || image.channels == 3) && (channels == 1 || channels == 3);
+      (image.channels == 1 && channels == 3) || (integer && image.channels == 3 && channels == 1);
   if (!convertible) {
     throw Error(ErrorCode::input, label + ": has " + std::to_string(image.channels) +
                                       " channels, the model takes " + std::to_string(channels));

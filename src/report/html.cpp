@@ -72,45 +72,33 @@ body.setAttribute('data-images-failed',failed);}
 function ok(){loaded++;show();}
 function ko(e){failed++;e.target.classList.add('broken');show();}
 for(var i=0;i<imgs.length;i++){var im=imgs[i];
+if(im.hasAttribute('data-viewer'))continue;  /* the viewer counts its own pictures */
 if(im.complete){if(im.naturalWidth>0)loaded++;else{failed++;im.classList.add('broken');}}
 else{im.addEventListener('load',ok);im.addEventListener('error',ko);}}
 show();
 var filter=document.getElementById('filter'),shown=document.getElementById('shown'),
 cards=document.querySelectorAll('.card');
+if(filter){
 function apply(){var words=filter.value.toLowerCase().split(/\s+/).filter(Boolean),n=0;
 for(var i=0;i<cards.length;i++){var t=cards[i].getAttribute('data-search'),
 hit=words.every(function(w){return t.indexOf(w)>=0;});
 cards[i].classList.toggle('hidden',!hit);if(hit)n++;}
 shown.textContent=n+' of '+cards.length+' shown';}
 filter.addEventListener('input',apply);
-if(location.hash.indexOf('#q=')===0){filter.value=decodeURIComponent(location.hash.slice(3));}
+/* The address's fragment holds key=value pairs joined by '&' (the viewer reads more). */
+location.hash.slice(1).split('&').forEach(function(kv){
+if(kv.indexOf('q=')===0)filter.value=decodeURIComponent(kv.slice(2));});
 apply();
 document.getElementById('boxes').addEventListener('change',function(e){
-body.classList.toggle('nobox',!e.target.checked);});
+body.classList.toggle('nobox',!e.target.checked);});}
 body.setAttribute('data-ready','1');
 })();
 )js";
-
-std::string fixed(double v, int decimals) {
-  if (!std::isfinite(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 std::string lower(std::string s) {
   for (char& c : s)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return s;
-}
-
-// The record's name: its path without ".json".
-std::string name_of(const Record& r) {
-  return r.path.substr(0, r.path.size() - 5);
-}
-
-std::string label_or_class(const ClassEntry& e) {
-  return e.label.empty() ? "class " + std::to_string(e.class_index) : e.label;
 }
 
 // One value when every record agrees, else the distinct values joined.
@@ -215,12 +203,34 @@ std::string fact(const std::string& name, const std::string& value) {
 
 }  // namespace
 
+std::string fixed(double v, int decimals) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string name_of(const Record& r) {
+  return r.path.substr(0, r.path.size() - 5);
+}
+
+std::string label_or_class(const ClassEntry& e) {
+  return e.label.empty() ? "class " + std::to_string(e.class_index) : e.label;
+}
+
 std::string render_page(const std::vector<Record>& records, const PageInfo& info) {
   int overlays = 0;
   std::set<std::string> shapes;
+  std::vector<const Record*> volumes;
+  std::size_t images = 0;
   for (const Record& r : records) {
-    overlays += static_cast<int>(r.explanations.size());
     shapes.insert(r.feature_shape);
+    if (r.volume) {
+      volumes.push_back(&r);
+    } else {
+      overlays += static_cast<int>(r.explanations.size());
+      ++images;
+    }
   }
   const std::string models = distinct(records, &Record::model);
   std::string layer = distinct(records, &Record::feature_layer);
@@ -231,13 +241,23 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<meta name=\"generator\" content=\"camkit report\">\n<title>" +
-      html_escape(info.title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n";
+      html_escape(info.title) + "</title>\n<style>" + kStyle +
+      (volumes.empty() ? "" : kViewerStyle) + "</style>\n</head>\n";
   out += "<body data-images-loaded=\"0\" data-images-failed=\"0\">\n<header>\n<h1>" +
          html_escape(info.title) + "</h1>\n<dl class=\"facts\">";
   out += fact("Model", models) + fact("Method", distinct(records, &Record::method)) +
-         fact("Feature layer", layer) + fact("Inputs", std::to_string(records.size())) +
-         fact("Overlays", std::to_string(overlays));
+         fact("Feature layer", layer);
+  if (images || volumes.empty())
+    out += fact("Inputs", std::to_string(images)) + fact("Overlays", std::to_string(overlays));
+  if (!volumes.empty()) {
+    std::set<std::string> cases;
+    for (const Record* v : volumes) cases.insert(v->volume->case_id);
+    out += fact("Volumes", std::to_string(volumes.size()) + " in " + std::to_string(cases.size()) +
+                               (cases.size() == 1 ? " case" : " cases"));
+  }
   if (info.missing_inputs) out += fact("Inputs not shown", std::to_string(info.missing_inputs));
+  if (info.missing_pictures)
+    out += fact("Slice pictures missing", std::to_string(info.missing_pictures));
   out += "</dl>\n";
   if (!info.skipped.empty()) {
     out += "<details class=\"problems\"><summary>" + std::to_string(info.skipped.size()) +
@@ -246,18 +266,36 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
     for (const std::string& s : info.skipped) out += "<li>" + html_escape(s) + "</li>";
     out += "</ul></details>\n";
   }
+  // The filter and box toggle act on the image cards only; a volume-only page has none.
+  if (images)
+    out +=
+        "<div class=\"toolbar\"><input id=\"filter\" type=\"search\" placeholder=\"Filter by "
+        "file, label or #class\" aria-label=\"filter\"><label><input type=\"checkbox\" "
+        "id=\"boxes\" checked> boxes</label><span id=\"shown\">" +
+        std::to_string(images) + " of " + std::to_string(images) + " shown</span></div>\n";
+  out += "</header>\n";
+  if (!volumes.empty()) out += render_viewer(volumes);
+  if (images) {
+    out += "<main>\n";
+    for (const Record& r : records)
+      if (!r.volume) out += card(r, info.lazy, many_models);
+    out += "</main>\n";
+  }
+  out += "<footer>";
+  if (images)
+    out +=
+        "Overlays: the class activation map blended over the input; outlined: the box around "
+        "the largest region above the box threshold. ";
+  if (!volumes.empty())
+    out +=
+        "Volumes: each slice with its class activation map over it; the strip shows the "
+        "map's peak on each slice. ";
   out +=
-      "<div class=\"toolbar\"><input id=\"filter\" type=\"search\" placeholder=\"Filter by "
-      "file, label or #class\" aria-label=\"filter\"><label><input type=\"checkbox\" "
-      "id=\"boxes\" checked> boxes</label><span id=\"shown\">" +
-      std::to_string(records.size()) + " of " + std::to_string(records.size()) +
-      " shown</span></div>\n</header>\n<main>\n";
-  for (const Record& r : records) out += card(r, info.lazy, many_models);
-  out +=
-      "</main>\n<footer>Overlays: the class activation map blended over the input; outlined: "
-      "the box around the largest region above the box threshold. Scores are softmax "
-      "probabilities (sigmoid for single-logit models).</footer>\n<script>";
-  return out + kScript + "</script>\n</body>\n</html>\n";
+      "Scores are softmax probabilities (sigmoid for single-logit models).</footer>\n"
+      "<script>";
+  out += kScript;
+  if (!volumes.empty()) out += kViewerScript;
+  return out + "</script>\n</body>\n</html>\n";
 }
 
 }  // namespace camkit::report

@@ -24,6 +24,21 @@ struct ExplainedClass {
   std::string overlay_src;  ///< URL of the overlay, relative to index.html ("" if missing)
   std::string raw;          ///< the raw map's file as recorded, "" when none
   std::optional<std::array<double, 4>> box;  ///< x0, y0, x1, y1 in image pixels
+  // Volume records only: one heat map per slice, and where the raw map peaks.
+  std::vector<std::string> cams;      ///< heat-map files as recorded (empty: none written)
+  std::vector<std::string> cam_srcs;  ///< their URLs relative to index.html ("" if missing)
+  std::vector<double> slice_peaks;    ///< max of the raw map per slice (NaN: null); may be empty
+  int peak_slice = 0;                 ///< 0-based
+};
+
+/// The "volume" object of an MRI/CT record: the case's slices as pictures.
+struct Volume {
+  int slices = 0;
+  std::string mode;                       ///< "stacked" or "batch" ("" when not recorded)
+  std::string case_id;                    ///< patient/exam id; the record's name when not recorded
+  std::string plane;                      ///< "axial", ... ("" when the layout has none)
+  std::vector<std::string> slice_images;  ///< as recorded (empty: none written)
+  std::vector<std::string> slice_srcs;    ///< URLs relative to index.html ("" if missing)
 };
 
 struct Record {
@@ -32,13 +47,18 @@ struct Record {
   int width = 0, height = 0, channels = 0;
   std::string model, method, feature_layer, feature_shape;
   std::optional<std::string> decision;  ///< binary models
+  std::optional<int> true_class;        ///< ground truth, when the input's folder named it
+  std::string true_label;
   std::vector<ClassEntry> predictions;
   std::vector<ExplainedClass> explanations;
-  std::string input_src;   ///< display copy, relative to index.html ("" when not available)
-  std::string input_note;  ///< why there is no display copy
+  std::string input_src;         ///< display copy, relative to index.html ("" when not available)
+  std::string input_note;        ///< why there is no display copy
+  std::optional<Volume> volume;  ///< set for volume records, which the viewer shows
 };
 
-/// Checks the record's fields and copies them; overlay and input sources are left empty.
+/// Checks the record's fields and copies them; overlay and input sources are left empty. A
+/// record with a "volume" object is a volume record: its explanations carry "cams" instead of
+/// "overlay", and every per-slice list must have one entry per slice.
 /// Throws Error(ErrorCode::input) with the reason (no file name) when a field is missing or has
 /// the wrong type.
 Record parse_record(const nlohmann::json& json);
@@ -56,9 +76,28 @@ struct PageInfo {
   bool lazy = false;
   std::vector<std::string> skipped;  ///< "<record>: <reason>"
   int missing_inputs = 0;
+  int missing_pictures = 0;  ///< slice and heat-map files of volume records not found
 };
 
-/// The complete index.html.
+/// The complete index.html: the volume viewer (when any record is a volume) above one card per
+/// image record.
 std::string render_page(const std::vector<Record>& records, const PageInfo& info);
+
+/// The volume viewer's section: its controls, and the volume records as JSON in a
+/// <script type="application/json" id="volume-data">, which the viewer's script reads.
+std::string render_viewer(const std::vector<const Record*>& volumes);
+
+/// The viewer's style (appended to the page's) and script (run after the page's own).
+extern const char* const kViewerStyle;
+extern const char* const kViewerScript;
+
+/// Numbers as the page prints them: "n/a" for NaN and infinities.
+std::string fixed(double v, int decimals);
+
+/// The record's name: its path without ".json".
+std::string name_of(const Record& r);
+
+/// The class's label, or "class N" when it has none.
+std::string label_or_class(const ClassEntry& e);
 
 }  // namespace camkit::report

@@ -92,6 +92,62 @@ const json& array(const json& record, const char* key) {
   return *v;
 }
 
+// A per-slice list of file names: absent (explain ran without pictures) or exactly one per slice,
+// so that slider position k always means the same slice in every list.
+std::vector<std::string> slice_files(const json& object, const char* key, const std::string& where,
+                                     int slices) {
+  const json* v = field(object, key);
+  if (!v) return {};
+  if (!v->is_array()) bad(where + key, "expected an array");
+  if (v->size() != static_cast<std::size_t>(slices))
+    bad(where + key,
+        std::to_string(v->size()) + " entries for " + std::to_string(slices) + " slices");
+  std::vector<std::string> out;
+  for (const json& name : *v) {
+    if (!name.is_string()) bad(where + key, "expected strings");
+    out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
+Volume volume(const json& v) {
+  if (!v.is_object()) bad("volume", "expected an object");
+  Volume out;
+  out.slices = integer(v, "slices", "volume.", 1);
+  out.mode = text(v, "mode", "volume.", false);
+  out.case_id = text(v, "case", "volume.", false);
+  out.plane = text(v, "plane", "volume.", false);
+  out.slice_images = slice_files(v, "slice_images", "volume.", out.slices);
+  return out;
+}
+
+// cams, slice_peaks and peak_slice of one explanation of a volume record.
+void volume_class(const json& v, const std::string& where, int slices, ExplainedClass& e) {
+  e.cams = slice_files(v, "cams", where, slices);
+  if (const json* peaks = field(v, "slice_peaks")) {
+    if (!peaks->is_array()) bad(where + "slice_peaks", "expected an array");
+    if (peaks->size() != static_cast<std::size_t>(slices))
+      bad(where + "slice_peaks",
+          std::to_string(peaks->size()) + " entries for " + std::to_string(slices) + " slices");
+    for (const json& p : *peaks) {
+      if (!p.is_null() && !p.is_number()) bad(where + "slice_peaks", "expected numbers");
+      e.slice_peaks.push_back(p.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                          : p.get<double>());
+    }
+  }
+  if (field(v, "peak_slice")) {
+    e.peak_slice = integer(v, "peak_slice", where, 0);
+    if (e.peak_slice >= slices)
+      bad(where + "peak_slice",
+          std::to_string(e.peak_slice) + " is not below " + std::to_string(slices) + " slices");
+  } else {
+    // An older writer may leave it out; the strip's highest bar is what it would have said.
+    double best = -std::numeric_limits<double>::infinity();
+    for (std::size_t k = 0; k < e.slice_peaks.size(); ++k)
+      if (e.slice_peaks[k] > best) best = e.slice_peaks[k], e.peak_slice = static_cast<int>(k);
+  }
+}
+
 }  // namespace
 
 bool is_record(const json& j) {
@@ -118,6 +174,9 @@ Record parse_record(const json& j) {
     }
   }
   if (field(j, "decision")) r.decision = text(j, "decision", "", true);
+  if (field(j, "true_class")) r.true_class = integer(j, "true_class", "", 0);
+  r.true_label = text(j, "true_label", "", false);
+  if (const json* v = field(j, "volume")) r.volume = volume(*v);
   const json& predictions = array(j, "predictions");
   for (std::size_t i = 0; i < predictions.size(); ++i)
     r.predictions.push_back(class_entry(predictions[i], "predictions[" + std::to_string(i) + "]."));
@@ -126,8 +185,9 @@ Record parse_record(const json& j) {
     const std::string where = "explanations[" + std::to_string(i) + "].";
     ExplainedClass e;
     e.entry = class_entry(explanations[i], where);
-    e.overlay = text(explanations[i], "overlay", where, true);
+    e.overlay = text(explanations[i], "overlay", where, !r.volume);
     e.raw = text(explanations[i], "raw", where, false);
+    if (r.volume) volume_class(explanations[i], where, r.volume->slices, e);
     if (const json* box = field(explanations[i], "box")) {
       if (!box->is_array() || box->size() != 4) bad(where + "box", "expected [x0, y0, x1, y1]");
       std::array<double, 4> b{};

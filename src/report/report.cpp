@@ -119,17 +119,35 @@ bool add_display_copy(Record& r, const fs::path& root, const ReportOptions& opt)
   return true;
 }
 
-// Overlays as URLs relative to index.html, or empty when the file is not there.
-void resolve_overlays(Record& r, const fs::path& root) {
+// A picture the record names (relative to the record's folder) as a URL relative to
+// index.html, or "" when the file is not there or not under DIR.
+std::string picture_src(const std::string& name, const fs::path& record_dir, const fs::path& root) {
+  const fs::path p(name);
+  std::error_code ec;
+  const fs::path rel =
+      p.is_absolute() ? fs::relative(p, root, ec) : (record_dir / p).lexically_normal();
+  // A picture outside DIR counts as missing: the page must keep working when DIR is moved.
+  if (ec || rel.empty() || *rel.begin() == "..") return "";
+  if (!fs::is_regular_file(root / rel, ec)) return "";
+  return report::url_path(rel.generic_string());
+}
+
+// Fills the overlay, slice and heat-map URLs; returns how many named pictures are missing.
+int resolve_pictures(Record& r, const fs::path& root) {
   const fs::path record_dir = fs::path(r.path).parent_path();
+  int missing = 0;
+  auto resolve = [&](const std::vector<std::string>& names, std::vector<std::string>& srcs) {
+    for (const std::string& n : names) {
+      srcs.push_back(picture_src(n, record_dir, root));
+      if (srcs.back().empty()) ++missing;
+    }
+  };
   for (report::ExplainedClass& e : r.explanations) {
-    const fs::path p(e.overlay);
-    std::error_code ec;
-    const fs::path rel =
-        p.is_absolute() ? fs::relative(p, root, ec) : (record_dir / p).lexically_normal();
-    if (!ec && !rel.empty() && fs::is_regular_file(root / rel, ec))
-      e.overlay_src = report::url_path(rel.generic_string());
+    if (!e.overlay.empty()) e.overlay_src = picture_src(e.overlay, record_dir, root);
+    resolve(e.cams, e.cam_srcs);
   }
+  if (r.volume) resolve(r.volume->slice_images, r.volume->slice_srcs);
+  return missing;
 }
 
 }  // namespace
@@ -167,17 +185,24 @@ ReportSummary write_report(const std::string& dir, const ReportOptions& options)
     throw Error(ErrorCode::input, message);
   }
   for (Record& r : records) {
-    resolve_overlays(r, root);
-    if (!add_display_copy(r, root, options)) ++summary.missing_inputs;
+    summary.missing_pictures += resolve_pictures(r, root);
+    // A volume's slices are already pictures; its input (a 3-D array) has no single display copy.
+    if (r.volume) {
+      ++summary.volumes;
+      if (r.volume->case_id.empty()) r.volume->case_id = r.path.substr(0, r.path.size() - 5);
+    } else if (!add_display_copy(r, root, options)) {
+      ++summary.missing_inputs;
+    }
     summary.explanations += static_cast<int>(r.explanations.size());
   }
   summary.records = static_cast<int>(records.size());
 
   report::PageInfo info;
   info.title = options.title;
-  info.lazy = summary.records > options.lazy_after;
+  info.lazy = summary.records - summary.volumes > options.lazy_after;  // only cards have <img>s
   info.skipped = summary.errors;
   info.missing_inputs = summary.missing_inputs;
+  info.missing_pictures = summary.missing_pictures;
   summary.index = (root / "index.html").string();
   write_file_atomic(summary.index, report::render_page(records, info));
   return summary;

@@ -131,6 +131,33 @@ def image_cases(out):
     expect("pil_rgb.jpg", samples, depth, tolerance=2.0 / 255.0)
 
 
+def volume_cases(out):
+    """Volumes saved by np.save for read_volume: io/volumes.json lists, per file, each slice as
+    (H, W, C) samples, the way camkit interleaves them."""
+    volumes = []
+
+    def save_volume(name, arr, slices_chw):
+        np.save(os.path.join(out, name), arr)
+        samples, depth = scaled(slices_chw.astype(slices_chw.dtype.newbyteorder("=")))
+        volumes.append({"file": name, "bit_depth": depth,
+                        "slices": [{"height": s.shape[1], "width": s.shape[2],
+                                    "channels": s.shape[0],
+                                    "data": [float(v) for v in
+                                             np.transpose(s, (1, 2, 0)).astype(np.float32).ravel()]}
+                                   for s in samples]})
+
+    shw = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    save_volume("vol_f32_shw.npy", shw, shw[:, None])
+    schw = rng.integers(0, 256, (2, 3, 4, 3), dtype=np.uint8)
+    save_volume("vol_u8_schw.npy", schw, schw)
+    batch = rng.standard_normal((1, 3, 1, 2, 4)).astype(">f8")
+    save_volume("vol_f64_be_batch.npy", batch, batch[0])
+    u16 = rng.integers(0, 65536, (3, 2, 2), dtype=np.uint16)
+    save_volume("vol_u16_shw.npy", u16, u16[:, None])
+    with open(os.path.join(out, "volumes.json"), "w") as f:
+        json.dump({"numpy": np.__version__, "volumes": volumes}, f, indent=1)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: fixtures_io.py <FIXTURES_DIR>")
@@ -138,6 +165,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     npy_cases(out)
     image_cases(out)
+    volume_cases(out)
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump({"numpy": np.__version__, "pillow": Image.__version__, "cases": cases}, f,
                   indent=1)

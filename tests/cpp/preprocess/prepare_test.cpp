@@ -164,13 +164,15 @@ TEST(PreprocessPrepare, RgbBecomesGreyWithPilLuma) {
   EXPECT_EQ(std::lround(p16.chw[0] * 65535.0f), 19595);
 }
 
-TEST(PreprocessPrepare, FloatSourcesMustMatchTheModelsChannels) {
+TEST(PreprocessPrepare, FloatRgbIsNotConvertedToGreyButGreyIsReplicated) {
   camkit::Image im = ramp(4, 4, 3, 0);
   expect_error([&] { camkit::prepare(im, crop_only(0, 0, 1), "scan.npy"); },
                camkit::ErrorCode::input, "scan.npy: has 3 channels, the model takes 1");
   im = ramp(4, 4, 1, 0);
-  expect_error([&] { camkit::prepare(im, crop_only(0, 0, 3), "scan.npy"); },
-               camkit::ErrorCode::input, "scan.npy: has 1 channels, the model takes 3");
+  const camkit::Prepared rgb = camkit::prepare(im, crop_only(0, 0, 3), "scan.npy");
+  ASSERT_EQ(rgb.channels, 3);
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 16; ++i) EXPECT_EQ(rgb.chw[c * 16 + i], im.data[i]) << c << " " << i;
   im.data[0] = -3.75f;  // float values are kept as stored
   EXPECT_EQ(camkit::prepare(im, crop_only(0, 0, 1)).chw[0], -3.75f);
   camkit::Image two = ramp(4, 4, 2, 8);

@@ -1,0 +1,285 @@
+// Exams (volumes) through the model one at a time: a map per slice, written as a case folder
+// (docs/volumes.md). Exams are large and few, so cases run in order on the calling thread with
+// all threads given to LibTorch; records, resume and the index follow the image pipeline.
+#include "pipeline/volume.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "camkit/error.hpp"
+#include "camkit/output.hpp"
+#include "pipeline/stages.hpp"
+
+namespace camkit::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slice_name(size_t i, size_t count) {
+  const size_t digits = std::max<size_t>(3, std::to_string(count - 1).size());
+  std::string n = std::to_string(i);
+  return std::string(digits - std::min(digits, n.size()), '0') + n + ".png";
+}
+
+// The slices as 8-bit pictures under one window for the whole volume, so that a slice looks
+// as bright as it is relative to the others: 8-bit sources as stored, others (float, 16-bit)
+// stretched from the volume's minimum to its maximum.
+std::vector<Rgb8> slice_pictures(const std::vector<Image>& slices,
+                                 std::optional<Colormap> grey_map) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  const bool stretch = slices.front().bit_depth != 8;
+  if (stretch)
+    for (const Image& im : slices)
+      for (float v : im.data)
+        if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  std::vector<Rgb8> out;
+  for (const Image& im : slices) {
+    Image scaled = im;
+    if (stretch) {
+      const float span = hi > lo ? hi - lo : 1.0f;
+      for (float& v : scaled.data) v = hi > lo ? std::clamp((v - lo) / span, 0.0f, 1.0f) : 0.0f;
+      scaled.bit_depth = 8;  // now in [0, 1]: shown as round(v * 255)
+    }
+    out.push_back(to_rgb8(scaled, im.channels == 1 ? grey_map : std::nullopt));
+  }
+  return out;
+}
+
+// Display maps of one class over the volume: ReLU (when the method's paper applies one),
+// bilinear upsampling to the model input, then ONE min-max over all slices, so that heat
+// compares across slices (a slice without evidence stays dark).
+std::vector<Map> volume_display(const std::vector<Map>& raw, int height, int width, bool relu) {
+  std::vector<Map> up;
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (Map m : raw) {
+    if (relu)
+      for (float& v : m.data) v = v > 0 ? v : 0.0f;  // NaN becomes 0 as in display_map
+    up.push_back(upsample_bilinear(m, height, width));
+    for (float v : up.back().data)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  for (Map& m : up)
+    for (float& v : m.data)
+      v = (hi > lo && std::isfinite(v)) ? (v - lo) / (hi - lo) : (hi > lo && v > 0 ? 1.0f : 0.0f);
+  return up;
+}
+
+bool complete_case(const fs::path& record_file, const fs::path& dir, const std::string& hash,
+                   nlohmann::json* out) {
+  std::ifstream in(record_file, std::ios::binary);
+  if (!in) return false;
+  nlohmann::json rec = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!rec.is_object() || rec.value("options_hash", std::string()) != hash ||
+      !rec.contains("volume") || !rec.contains("explanations"))
+    return false;
+  auto exists = [&](const nlohmann::json& list) {
+    if (!list.is_array()) return false;
+    for (const auto& p : list)
+      if (!p.is_string() || !fs::exists(dir / p.get<std::string>())) return false;
+    return true;
+  };
+  if (!exists(rec["volume"].value("slice_images", nlohmann::json::array()))) return false;
+  for (const auto& e : rec["explanations"]) {
+    if (e.contains("cams") && !exists(e["cams"])) return false;
+    if (e.contains("raw") &&
+        (!e["raw"].is_string() || !fs::exists(dir / e["raw"].get<std::string>())))
+      return false;
+  }
+  *out = std::move(rec);
+  return true;
+}
+
+// "knee/sagittal/0001.npy" -> case "0001", plane "sagittal": MRNet keeps one folder per plane.
+std::pair<std::string, std::string> case_and_plane(const PipelineInput& in) {
+  const fs::path rel(in.relative);
+  std::string name = rel.filename().string();
+  if (fs::path(name).has_extension() && !fs::is_directory(in.path)) name = rel.stem().string();
+  std::string parent = rel.parent_path().filename().string();
+  std::string lower = parent;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* plane : {"axial", "coronal", "sagittal"})
+    if (lower == plane) return {name, lower};
+  return {(rel.parent_path() / name).generic_string(), ""};
+}
+
+class VolumeRun {
+ public:
+  VolumeRun(const Model& model, const PipelineOptions& o, const std::string& hash)
+      : model_(model), explainer_(model), o_(o), hash_(hash) {}
+
+  // The case's record text; pictures are written (atomically) before it.
+  std::string explain_case(const PipelineInput& in) {
+    std::vector<Image> slices = read_volume(in.path, o_.read);
+    if (slices.empty()) throw Error(ErrorCode::input, in.path + ": no slices");
+    std::vector<Prepared> prepared;
+    for (size_t i = 0; i < slices.size(); ++i)
+      prepared.push_back(
+          prepare(slices[i], o_.preprocess, in.path + " slice " + std::to_string(i)));
+    ExplainOptions eo = o_.explain;
+    eo.classes = classes_for(in, model_, o_);
+    VolumeExplanation ex;
+    try {
+      ex = explainer_.explain_volume(prepared, *o_.volume, eo);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::input) throw;
+      throw Error(ErrorCode::input, in.path + ": " + e.what());
+    }
+    return render(in, slices, prepared, ex);
+  }
+
+ private:
+  std::string render(const PipelineInput& in, const std::vector<Image>& slices,
+                     const std::vector<Prepared>& prepared, const VolumeExplanation& ex) {
+    const fs::path rel(in.relative);
+    const fs::path dir = fs::path(o_.out_dir) / rel.parent_path();
+    const std::string stem = fs::path(record_relative(in)).stem().string();
+    const size_t s = slices.size();
+    const Image& first = slices.front();
+    auto [case_id, plane] = case_and_plane(in);
+    nlohmann::json vol{{"slices", s},
+                       {"mode", *o_.volume == VolumeLayout::stacked ? "stacked" : "batch"},
+                       {"case", case_id},
+                       {"plane", plane.empty() ? nlohmann::json() : nlohmann::json(plane)}};
+    nlohmann::json rec{
+        {"input", in.path},
+        {"image", {{"width", first.width}, {"height", first.height}, {"channels", first.channels}}},
+        {"model", model_.path()},
+        {"method", method_name(ex.method)},
+        {"feature_layer", model_.layer().layer},
+        {"options_hash", hash_}};
+    if (!ex.maps.empty() && !ex.maps[0].slices.empty())
+      rec["feature_shape"] = {
+          ex.method == Method::cam ? model_.head().feature_channels : model_.layer().channels,
+          ex.maps[0].slices[0].height, ex.maps[0].slices[0].width};
+    if (in.true_class) {
+      rec["true_class"] = *in.true_class;
+      rec["true_label"] = in.true_label.empty() ? nlohmann::json() : nlohmann::json(in.true_label);
+    }
+    if (ex.binary && !ex.predictions.empty()) {
+      Explanation tmp;
+      tmp.binary = true;
+      tmp.predictions = ex.predictions;
+      rec["decision"] = decision_label(tmp, model_);
+    }
+    rec["predictions"] = nlohmann::json::array();
+    for (const Prediction& p : ex.predictions) rec["predictions"].push_back(prediction_record(p));
+    if (!ex.slice_scores.empty()) vol["slice_scores"] = ex.slice_scores;
+
+    const std::string case_dir = stem + "/";
+    if (o_.overlay) {
+      const std::vector<Rgb8> pictures = slice_pictures(slices, o_.image_colormap);
+      nlohmann::json names = nlohmann::json::array();
+      for (size_t i = 0; i < s; ++i) {
+        const std::string name = case_dir + "slices/" + slice_name(i, s);
+        write_file_atomic((dir / name).string(), encode_png(pictures[i], o_.png_compression));
+        names.push_back(name);
+      }
+      vol["slice_images"] = names;
+    }
+    rec["volume"] = vol;
+    rec["explanations"] = nlohmann::json::array();
+    const bool relu = method_uses_relu(ex.method);
+    for (size_t j = 0; j < ex.maps.size(); ++j) {
+      const VolumeClassMaps& cm = ex.maps[j];
+      nlohmann::json e = prediction_record(cm.prediction);
+      const Prepared& p0 = prepared.front();
+      const std::vector<Map> display = volume_display(cm.slices, p0.height, p0.width, relu);
+      // The first class's heat maps in cams/ (the layout MRNet's tools browse), others in
+      // cams.<class>/.
+      const std::string folder =
+          case_dir + (j == 0 ? std::string("cams/")
+                             : "cams." + std::to_string(cm.prediction.class_index) + "/");
+      nlohmann::json cams = nlohmann::json::array(), peaks = nlohmann::json::array();
+      float best = -std::numeric_limits<float>::infinity();
+      size_t best_slice = 0;
+      for (size_t i = 0; i < s; ++i) {
+        const auto& d = cm.slices[i].data;
+        const float peak = d.empty() ? 0.0f : *std::max_element(d.begin(), d.end());
+        peaks.push_back(peak);
+        if (peak > best) best = peak, best_slice = i;
+        if (!o_.overlay) continue;
+        const InputGeometry& g = prepared[i].geometry;
+        const Region region{g.to_image_x(0), g.to_image_y(0), g.to_image_x(p0.width),
+                            g.to_image_y(p0.height)};
+        Rgb8 black;
+        black.height = slices[i].height;
+        black.width = slices[i].width;
+        black.data.assign(static_cast<size_t>(black.height) * black.width * 3, 0);
+        const std::string name = folder + slice_name(i, s);
+        write_file_atomic(
+            (dir / name).string(),
+            encode_png(overlay(black, display[i], region, o_.colormap, 1.0f), o_.png_compression));
+        cams.push_back(name);
+      }
+      if (o_.overlay) e["cams"] = cams;
+      if (o_.raw || !o_.overlay) {
+        const std::string name =
+            case_dir + "raw." + std::to_string(cm.prediction.class_index) + ".npy";
+        write_file_atomic((dir / name).string(), encode_npy(cm.slices));
+        e["raw"] = name;
+      }
+      e["slice_peaks"] = peaks;
+      e["peak_slice"] = best_slice;
+      rec["explanations"].push_back(e);
+    }
+    return rec.dump(2) + "\n";
+  }
+
+  const Model& model_;
+  const Explainer explainer_;
+  const PipelineOptions& o_;
+  const std::string hash_;
+};
+
+}  // namespace
+
+PipelineSummary run_volumes(const Model& model, const std::vector<PipelineInput>& inputs,
+                            const PipelineOptions& o, const IndexWriter& index) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string hash = options_hash(model, o);
+  VolumeRun run(model, o, hash);
+  PipelineSummary summary;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const PipelineInput& in = inputs[i];
+    const std::string rel = record_relative(in);
+    const fs::path record_file = fs::path(o.out_dir) / rel;
+    const fs::path dir = record_file.parent_path();
+    nlohmann::json rec;
+    if (!o.overwrite && complete_case(record_file, dir, hash, &rec)) {
+      ++summary.skipped;
+    } else {
+      try {
+        const std::string text = run.explain_case(in);
+        write_file_atomic(record_file.string(), text);
+        rec = nlohmann::json::parse(text);
+        ++summary.done;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::input) throw;
+        ++summary.failed;
+        if (o.on_error) o.on_error(e.what());
+        index(nlohmann::json{{"seq", in.seq}, {"input", in.path}, {"error", e.what()}}.dump() +
+              "\n");
+        if (o.on_progress) o.on_progress(i + 1, inputs.size());
+        continue;
+      }
+    }
+    nlohmann::json line = rec;
+    line["seq"] = in.seq;
+    line["record"] = rel;
+    index(line.dump() + "\n");
+    if (o.on_record) {
+      rec["record"] = record_file.string();
+      o.on_record(rec.dump());
+    }
+    if (o.on_progress) o.on_progress(i + 1, inputs.size());
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return summary;
+}
+
+}  // namespace camkit::pipeline

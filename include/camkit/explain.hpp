@@ -57,7 +57,9 @@ struct ExplainOptions {
   /// Also return every class's raw map (the whole K x (h*w) product); off by default because
   /// only the explained classes' rows are multiplied otherwise.
   bool all_classes = false;
-  /// Masked or ablated inputs per forward pass (Score-CAM, Ablation-CAM).
+  /// Masked or ablated inputs per forward pass (Score-CAM, Ablation-CAM). On the CPU Score-CAM
+  /// takes at most as many as hold four 3x224x224 inputs (docs/methods.md: larger batches cost
+  /// more in page faults than batching saves); accelerators take it as given.
   int batch_size = 32;
 };
 

@@ -270,7 +270,8 @@ Runner add_explain(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "Inputs of equal prepared size per forward pass")
       ->capture_default_str();
   cmd->add_option("--mask-batch", a->mask_batch,
-                  "Masked/ablated inputs per forward pass (scorecam, ablationcam)")
+                  "Masked/ablated inputs per forward pass (scorecam, ablationcam; "
+                  "Score-CAM on the CPU: at most 4 inputs of 224x224)")
       ->capture_default_str();
   cmd->add_option("--workers", a->workers,
                   "Decode and render worker threads each, out of --threads (0: auto)")

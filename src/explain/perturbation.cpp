@@ -1,25 +1,51 @@
 // Score-CAM and Ablation-CAM: maps from extra forward passes, run in batches.
 #include <torch/script.h>
 
+#include <algorithm>
+
 #include "explain/explain_impl.hpp"
 #include "methods/methods.hpp"
 
 namespace camkit::detail {
 
+namespace {
+
+// Masked inputs per forward pass on the CPU: at most `batch_size`, and no more input elements
+// than four 3x224x224 images. Each pass allocates its activations afresh (ResNet18: 3.2 MB per
+// input after conv1); glibc returns blocks above its mmap threshold (at most 32 MB) and a heap
+// top above its trim threshold to the kernel on free, and the next pass page-faults them in
+// again. At 1 thread and batches of 32 that was 3 million page faults and ~10 s of system time
+// per ResNet18 explanation, more than batching saves (docs/methods.md, "Score-CAM's cost in
+// practice").
+// Accelerators take `batch_size` as given.
+int64_t mask_batch(const Model::Impl& m, const at::Tensor& x, int batch_size) {
+  constexpr int64_t kCpuBatchElements = 4 * 3 * 224 * 224;
+  const int64_t asked = std::max(1, batch_size);
+  if (!m.device.is_cpu()) return asked;
+  return std::max<int64_t>(1, std::min(asked, kCpuBatchElements / std::max<int64_t>(1, x.numel())));
+}
+
+}  // namespace
+
 at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& features,
                          const std::vector<int>& classes, int batch_size) {
   torch::NoGradGuard no_grad;
-  at::Tensor constant;
-  const at::Tensor masks = methods::scorecam_masks(features, x.size(1), x.size(2), &constant);
+  const at::Tensor constant = methods::scorecam_constant(features);
   // Channels whose map is constant have an all-zero mask and so one masked input between them:
   // score it once, not once per channel.
   const at::Tensor varying = constant.logical_not().nonzero().flatten();
   const bool any_constant = constant.any().item<bool>();
   std::vector<at::Tensor> chunks;
   const int64_t n = varying.size(0);
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const at::Tensor idx = varying.slice(0, start, std::min(n, start + batch_size));
-    chunks.push_back(m.run(x.unsqueeze(0) * masks.index_select(0, idx).unsqueeze(1)).first);
+  const int64_t step = mask_batch(m, x, batch_size);
+  for (int64_t start = 0; start < n; start += step) {
+    const at::Tensor idx = varying.slice(0, start, std::min(n, start + step));
+    // Masks are made per batch, just before their pass, while they are in cache: the whole
+    // stack would be C x H x W floats (100 MB at layer4 and 224x224).
+    at::Tensor unused;
+    const at::Tensor masks =
+        methods::scorecam_masks(features.index_select(0, idx), x.size(1), x.size(2), &unused);
+    chunks.push_back(m.run(x.unsqueeze(0) * masks.unsqueeze(1)).first);
   }
   const int64_t k = features.size(0);
   const at::Tensor idx = at::tensor(std::vector<int64_t>(classes.begin(), classes.end()));

@@ -32,9 +32,13 @@ at::Tensor hirescam(const at::Tensor& a, const at::Tensor& g);
 /// principal component, signed to correlate positively with the mean activation.
 at::Tensor eigencam(const at::Tensor& a);
 
+/// Whether each channel of `a` (C, h, w) is constant over positions: (C) bool.
+at::Tensor scorecam_constant(const at::Tensor& a);
+
 /// Score-CAM masks (Wang et al. 2020, Alg. 1): each channel upsampled bilinearly to (H, W) and
 /// min-max normalised; a constant channel gives an all-zero mask. Returns (C, H, W) and sets
-/// `constant` (C) to true for those channels.
+/// `constant` (C) to true for those channels. Channels are independent: masks of a subset of
+/// channels equal the same rows of the whole stack's masks.
 at::Tensor scorecam_masks(const at::Tensor& a, int64_t height, int64_t width, at::Tensor* constant);
 
 /// Score-CAM map from the masked inputs' logits `scores` (C) of one class:

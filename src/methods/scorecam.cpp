@@ -2,20 +2,26 @@
 
 namespace camkit::methods {
 
-at::Tensor scorecam_masks(const at::Tensor& a, int64_t height, int64_t width,
-                          at::Tensor* constant) {
+at::Tensor scorecam_constant(const at::Tensor& a) {
   // Constancy is decided at feature resolution, where it is exact; interpolation can add
   // rounding noise that min-max would stretch into a spurious mask.
   const at::Tensor fa = a.flatten(1);
-  *constant = std::get<0>(fa.max(1)) == std::get<0>(fa.min(1));
-  const at::Tensor up = at::upsample_bilinear2d(a.unsqueeze(0), {height, width},
-                                                /*align_corners=*/false)[0];
-  const at::Tensor flat = up.flatten(1);
+  return std::get<0>(fa.max(1)) == std::get<0>(fa.min(1));
+}
+
+at::Tensor scorecam_masks(const at::Tensor& a, int64_t height, int64_t width,
+                          at::Tensor* constant) {
+  *constant = scorecam_constant(a);
+  // Arithmetic in place on the upsampled stack: at ResNet's layer4 and 224x224 one temporary
+  // of this size is 100 MB, and each costs more in page faults than its arithmetic.
+  at::Tensor up = at::upsample_bilinear2d(a.unsqueeze(0), {height, width},
+                                          /*align_corners=*/false)[0];
+  const at::Tensor flat = up.view({up.size(0), -1});
   const at::Tensor lo = std::get<0>(flat.min(1)).view({-1, 1, 1});
   const at::Tensor range = std::get<0>(flat.max(1)).view({-1, 1, 1}) - lo;
   const at::Tensor keep = (range > 0) & constant->logical_not().view({-1, 1, 1});
-  return at::where(keep, (up - lo) / at::where(keep, range, at::ones_like(range)),
-                   at::zeros_like(up));
+  up.sub_(lo).div_(at::where(keep, range, at::ones_like(range)));
+  return up.masked_fill_(keep.logical_not(), 0);
 }
 
 at::Tensor scorecam(const at::Tensor& a, const at::Tensor& scores) {

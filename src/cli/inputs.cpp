@@ -12,6 +12,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// An input by its extension, or a DICOM file without one (scanners often write "IM0001").
+bool is_input_file(const fs::path& p) {
+  return is_supported_input(p.string()) || (!p.has_extension() && is_dicom_file(p.string()));
+}
+
 // `dir` holds class sub-folders and no input of its own (torchvision's ImageFolder layout).
 bool is_image_folder(const fs::path& dir) {
   std::error_code ec;
@@ -20,7 +25,7 @@ bool is_image_folder(const fs::path& dir) {
        it.increment(ec)) {
     if (it->is_directory(ec))
       has_sub = true;
-    else if (it->is_regular_file(ec) && is_supported_input(it->path().string()))
+    else if (it->is_regular_file(ec) && is_input_file(it->path()))
       return false;
   }
   return has_sub;
@@ -64,7 +69,7 @@ void add_directory(const fs::path& dir, const fs::path& prefix, std::vector<Inpu
       it.disable_recursion_pending();
       continue;
     }
-    if (!it->is_regular_file(ec) || !is_supported_input(it->path().string())) continue;
+    if (!it->is_regular_file(ec) || !is_input_file(it->path())) continue;
     const fs::path rel = fs::relative(it->path(), dir);
     InputFile in{it->path().string(), (prefix / rel).string(), "", ""};
     if (folder) {

@@ -15,7 +15,8 @@ struct InputFile {
   std::string root, class_folder;
 };
 
-/// Files as given; directories walked recursively (sorted, supported extensions only);
+/// Files as given; directories walked recursively (sorted; supported extensions, and DICOM
+/// files without an extension);
 /// "@list.txt": one path per line, relative to the list's folder (blank lines and lines starting
 /// with '#' ignored; a listed directory is walked). A directory with class sub-folders and no
 /// supported file directly inside is an ImageFolder: its files carry root and class_folder.

@@ -254,6 +254,24 @@ def test_dicom_series_folder_is_one_exam_sorted_by_position():
         assert np.abs(shown.astype(np.float64) - want).max() <= 1, k
 
 
+def test_extensionless_dicom_files_are_found_when_walking_images():
+    per = PerSlice(k=3)
+    path = export(per, "images2d", 1, 3, None, torch.randn(2, 1, H, W))
+    flat = os.path.join(TMP, "scanner")
+    os.makedirs(flat)
+    bmp = os.path.join(TMP, "flat.bmp")
+    Image.fromarray(np.random.default_rng(11).integers(0, 256, (H, W)).astype(np.uint8)).save(bmp)
+    subprocess.run(["img2dcm", "-i", "BMP", bmp, os.path.join(flat, "IM0001")], check=True,
+                   capture_output=True)
+    with open(os.path.join(flat, "notes"), "w") as f:  # not DICOM, no extension: ignored
+        f.write("x" * 200)
+    out = os.path.join(TMP, "scanner_out")
+    run("explain", path, flat, "-o", out)
+    rec = json.load(open(os.path.join(out, "IM0001.json")))
+    assert rec["image"] == {"width": W, "height": H, "channels": 1}, rec["image"]
+    assert len(open(os.path.join(out, "index.jsonl")).readlines()) == 1  # "notes" not an input
+
+
 def main():
     global CAMKIT, TMP
     CAMKIT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "build", "camkit")

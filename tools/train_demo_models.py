@@ -110,34 +110,32 @@ class XrayResNet(nn.Module):
 
 # ---------------------------------------------------------------- data
 
-def load_shapes(root, split):
-    """(uint8 N x 3 x H x W, labels, boxes N x 4) of a single-object split."""
+def load_split(root, split, read):
+    """([read(file) per image], labels, boxes N x 4 (-1 where none), classes) of a split laid
+    out as split/<class>/<file>, in class then file-name order."""
     classes = open(os.path.join(root, "classes.txt")).read().split()
     boxes = {r[0]: r[1:] for r in make_datasets.read_csv(os.path.join(root, "boxes.csv"))}
     images, labels, bxs = [], [], []
     for c, name in enumerate(classes):
         folder = os.path.join(root, split, name)
         for f in sorted(os.listdir(folder)):
-            images.append(np.asarray(Image.open(os.path.join(folder, f)).convert("RGB")))
+            images.append(read(os.path.join(folder, f)))
             labels.append(c)
-            bxs.append(boxes[f"{split}/{name}/{f}"])
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return x, torch.tensor(labels), torch.tensor(bxs), classes
+            bxs.append(boxes.get(f"{split}/{name}/{f}", [-1, -1, -1, -1]))
+    return images, torch.tensor(labels), torch.tensor(bxs), classes
+
+
+def load_shapes(root, split):
+    """(uint8 N x 3 x H x W, labels, boxes N x 4, classes) of a single-object split."""
+    images, y, b, classes = load_split(
+        root, split, lambda path: np.asarray(Image.open(path).convert("RGB")))
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(), y, b, classes
 
 
 def load_xray(root, split):
-    """(float N x 1 x H x W, labels, boxes N x 4 (-1 for negatives))."""
-    classes = open(os.path.join(root, "classes.txt")).read().split()
-    boxes = {r[0]: r[1:] for r in make_datasets.read_csv(os.path.join(root, "boxes.csv"))}
-    images, labels, bxs = [], [], []
-    for c, name in enumerate(classes):
-        folder = os.path.join(root, split, name)
-        for f in sorted(os.listdir(folder)):
-            images.append(np.load(os.path.join(folder, f)))
-            labels.append(c)
-            bxs.append(boxes.get(f"{split}/{name}/{f}", [-1, -1, -1, -1]))
-    x = torch.from_numpy(np.stack(images))[:, None]
-    return x, torch.tensor(labels), torch.tensor(bxs), classes
+    """(float N x 1 x H x W, labels, boxes N x 4 (-1 for negatives), classes)."""
+    images, y, b, classes = load_split(root, split, np.load)
+    return torch.from_numpy(np.stack(images))[:, None], y, b, classes
 
 
 def normalise(x, mean, std):

@@ -44,4 +44,20 @@ bool is_gradient_method(Method m);
 /// The map (h, w) of a gradient method from activations a and gradients g, both (C, h, w).
 at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g);
 
+/// Throws unless `method` can run on the model: Error(usage) for a --layer CAM cannot use,
+/// Error(model) for CAM without a CAM head or any method without a layer (with the reason).
+void check_method(const Model& model, Method method);
+
+/// (logits, features) of the tapped graph on `batch`: with gradients recorded from the tap
+/// upwards for gradient methods, else under no-grad.
+std::pair<at::Tensor, at::Tensor> run_tapped(const Model::Impl& m, Method method,
+                                             const at::Tensor& batch);
+
+/// CAM's checks on float features (N, C, h, w) and the model's CPU logits: the layer's channels
+/// fit the classifier (Error(usage)), and for linear heads the CAM identity holds: the head
+/// applied to the features reproduces the logits (Error(model) "the maps do not reproduce the
+/// model's logits; <why>"). Costs K*C multiply-adds per row.
+void check_cam(const Model::Impl& m, const at::Tensor& features, const at::Tensor& logits,
+               const std::string& why);
+
 }  // namespace camkit::detail

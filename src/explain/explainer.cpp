@@ -89,6 +89,38 @@ at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g) {
   }
 }
 
+void check_method(const Model& model, Method method) {
+  const Model::Impl& m = model.impl();
+  if (method == Method::cam && !m.cam_layer_error.empty())
+    throw Error(ErrorCode::usage, m.cam_layer_error);
+  if (method == Method::cam && !m.head.found)
+    throw Error(ErrorCode::model, model.path() + ": no CAM head: " + m.head.reason +
+                                      ". Gradient-based methods explain models without one: "
+                                      "--method gradcam");
+  if (!m.layer.found) throw Error(ErrorCode::model, model.path() + ": " + m.layer.reason);
+}
+
+std::pair<at::Tensor, at::Tensor> run_tapped(const Model::Impl& m, Method method,
+                                             const at::Tensor& batch) {
+  if (is_gradient_method(method)) return m.run_with_grad(batch);
+  torch::NoGradGuard no_grad;
+  return m.run(batch);
+}
+
+void check_cam(const Model::Impl& m, const at::Tensor& features, const at::Tensor& logits,
+               const std::string& why) {
+  if (features.size(1) != m.weight.size(1))
+    throw Error(ErrorCode::usage,
+                "layer " + m.layer.layer + " has " + std::to_string(features.size(1)) +
+                    " channels; CAM needs the classifier's " + std::to_string(m.weight.size(1)));
+  if (m.head.kind != "linear") return;
+  const at::Tensor expected = m.head_logits(features).to(at::kCPU);
+  const double scale = std::max(1.0, logits.abs().max().item<double>());
+  if (expected.sizes() != logits.sizes() ||
+      (expected - logits).abs().max().item<double>() > 1e-3 * scale)
+    throw Error(ErrorCode::model, "the maps do not reproduce the model's logits; " + why);
+}
+
 }  // namespace detail
 
 std::optional<Method> parse_method(std::string_view name) {
@@ -179,21 +211,9 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   if (inputs.empty()) return {};
   const Model::Impl& m = model_.impl();
   const Method method = options.method;
-  if (method == Method::cam && !m.cam_layer_error.empty())
-    throw Error(ErrorCode::usage, m.cam_layer_error);
-  if (method == Method::cam && !m.head.found)
-    throw Error(ErrorCode::model, model_.path() + ": no CAM head: " + m.head.reason +
-                                      ". Gradient-based methods explain models without one: "
-                                      "--method gradcam");
-  if (!m.layer.found) throw Error(ErrorCode::model, model_.path() + ": " + m.layer.reason);
+  detail::check_method(model_, method);
   const at::Tensor batch = detail::to_batch(inputs, m.input.channels);
-  at::Tensor logits, features;
-  if (detail::is_gradient_method(method)) {
-    std::tie(logits, features) = m.run_with_grad(batch);
-  } else {
-    torch::NoGradGuard no_grad;
-    std::tie(logits, features) = m.run(batch);
-  }
+  auto [logits, features] = detail::run_tapped(m, method, batch);
   const int64_t n = static_cast<int64_t>(inputs.size());
   const at::Tensor lg = logits.detach().to(at::kCPU, at::kFloat).reshape({n, -1});
   if (features.dim() != 4)
@@ -205,26 +225,11 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   if (method == Method::cam) {
     torch::NoGradGuard no_grad;
     features = features.to(at::kFloat);
-    if (features.size(1) != m.weight.size(1))
-      throw Error(ErrorCode::usage, "layer " + m.layer.layer + " has " +
-                                        std::to_string(features.size(1)) +
-                                        " channels; CAM needs "
-                                        "the classifier's " +
-                                        std::to_string(m.weight.size(1)));
-    if (m.head.kind == "linear") {
-      // Free correctness check (CAM identity): pooled features through the classifier must
-      // give the logits; costs K*C multiply-adds.
-      if (!m.head.slice_reduce.empty())
-        throw Error(ErrorCode::usage, model_.path() + ": the model reduces over slices (" +
-                                          m.head.slice_reduce +
-                                          " over its batch): explain exams with --volume");
-      const at::Tensor expected = m.head_logits(features).to(at::kCPU);
-      const double scale = std::max(1.0, lg.abs().max().item<double>());
-      if ((expected - lg).abs().max().item<double>() > 1e-3 * scale)
-        throw Error(ErrorCode::model,
-                    "the maps do not reproduce the model's logits; the "
-                    "pooling is not global for this input size");
-    }
+    if (!m.head.slice_reduce.empty())
+      throw Error(ErrorCode::usage, model_.path() + ": the model reduces over slices (" +
+                                        m.head.slice_reduce +
+                                        " over its batch): explain exams with --volume");
+    detail::check_cam(m, features, lg, "the pooling is not global for this input size");
     for (int64_t i = 0; i < n; ++i) {
       const auto& cls = sel.classes[i];
       const at::Tensor idx =

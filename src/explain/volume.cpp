@@ -27,26 +27,14 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
     throw Error(ErrorCode::usage, method_name(method) +
                                       " is not available for volumes; use cam, a gradient "
                                       "method or eigencam");
-  if (method == Method::cam && !m.cam_layer_error.empty())
-    throw Error(ErrorCode::usage, m.cam_layer_error);
-  if (method == Method::cam && !m.head.found)
-    throw Error(ErrorCode::model, model_.path() + ": no CAM head: " + m.head.reason +
-                                      ". Gradient-based methods explain models without one: "
-                                      "--method gradcam");
-  if (!m.layer.found) throw Error(ErrorCode::model, model_.path() + ": " + m.layer.reason);
+  detail::check_method(model_, method);
 
   std::vector<const Prepared*> inputs;
   for (const Prepared& p : slices) inputs.push_back(&p);
   at::Tensor batch = detail::to_batch(inputs, m.input.channels);
   if (layout == VolumeLayout::stacked) batch = batch.unsqueeze(0);
   const bool gradients = detail::is_gradient_method(method);
-  at::Tensor logits, features;
-  if (gradients) {
-    std::tie(logits, features) = m.run_with_grad(batch);
-  } else {
-    torch::NoGradGuard no_grad;
-    std::tie(logits, features) = m.run(batch);
-  }
+  const auto [logits, features] = detail::run_tapped(m, method, batch);
   const int64_t s = static_cast<int64_t>(slices.size());
   const at::Tensor a = per_slice(features).detach().to(at::kFloat);
   if (a.dim() != 4 || a.size(0) != s)
@@ -81,20 +69,9 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
   std::vector<at::Tensor> maps;
   if (method == Method::cam) {
     torch::NoGradGuard no_grad;
-    if (a.size(1) != m.weight.size(1))
-      throw Error(ErrorCode::usage, "layer " + m.layer.layer + " has " + std::to_string(a.size(1)) +
-                                        " channels; CAM needs the " + "classifier's " +
-                                        std::to_string(m.weight.size(1)));
-    if (m.head.kind == "linear") {
-      // CAM identity on the exam: pooled slices, reduced over slices, through the classifier.
-      const at::Tensor expected = m.head_logits(a).to(at::kCPU);
-      const double scale = std::max(1.0, lg.abs().max().item<double>());
-      if (expected.sizes() != lg.sizes() ||
-          (expected - lg).abs().max().item<double>() > 1e-3 * scale)
-        throw Error(ErrorCode::model,
-                    "the maps do not reproduce the model's logits for this exam; the head "
-                    "does not pool each slice globally and reduce over the slices");
-    }
+    // The identity on the exam: pooled slices, reduced over the slices, through the classifier.
+    detail::check_cam(m, a, lg,
+                      "the head does not pool each slice globally and reduce over the slices");
     for (int c : classes) maps.push_back(at::einsum("c,schw->shw", {m.weight[c], a}));
   } else if (gradients) {
     for (size_t j = 0; j < classes.size(); ++j) {

@@ -330,15 +330,15 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
   fs::create_directories(o.out_dir, ec);
   check(fs::is_directory(o.out_dir, ec), o.out_dir + ": cannot create the output folder");
   remove_stale_temporaries(o.out_dir);
-  const int workers = o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
-  at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
-                                             : std::max(1, o.threads - 2 * workers));
-  if (o.volume) {
+  if (o.volume) {  // exams run one at a time: every thread goes to LibTorch
     at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads : o.threads);
     IndexFile index((fs::path(o.out_dir) / o.index_name).string());
     return pipeline::run_volumes(model, inputs, o,
                                  [&index](const std::string& line) { index.append(line); });
   }
+  const int workers = o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
+  at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
+                                             : std::max(1, o.threads - 2 * workers));
   Run run(model, inputs, o);
   return run.run();
 }

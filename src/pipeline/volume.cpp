@@ -26,46 +26,47 @@ std::string slice_name(size_t i, size_t count) {
 }
 
 // The slices as 8-bit pictures under one window for the whole volume, so that a slice looks
-// as bright as it is relative to the others: 8-bit sources as stored, others (float, 16-bit)
-// stretched from the volume's minimum to its maximum.
+// as bright as it is relative to the others: the slices stacked into one tall image go through
+// to_rgb8 together (8-bit as stored; float and 16-bit stretched over the whole volume).
 std::vector<Rgb8> slice_pictures(const std::vector<Image>& slices,
                                  std::optional<Colormap> grey_map) {
-  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-  const bool stretch = slices.front().bit_depth != 8;
-  if (stretch)
-    for (const Image& im : slices)
-      for (float v : im.data)
-        if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  std::vector<Rgb8> out;
-  for (const Image& im : slices) {
-    Image scaled = im;
-    if (stretch) {
-      const float span = hi > lo ? hi - lo : 1.0f;
-      for (float& v : scaled.data) v = hi > lo ? std::clamp((v - lo) / span, 0.0f, 1.0f) : 0.0f;
-      scaled.bit_depth = 8;  // now in [0, 1]: shown as round(v * 255)
-    }
-    out.push_back(to_rgb8(scaled, im.channels == 1 ? grey_map : std::nullopt));
+  Image tall = slices.front();
+  for (size_t i = 1; i < slices.size(); ++i)
+    tall.data.insert(tall.data.end(), slices[i].data.begin(), slices[i].data.end());
+  tall.height *= static_cast<int>(slices.size());
+  const Rgb8 all = to_rgb8(tall, tall.channels == 1 ? grey_map : std::nullopt);
+  const size_t bytes = static_cast<size_t>(slices.front().height) * all.width * 3;
+  std::vector<Rgb8> out(slices.size());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    out[i].height = slices.front().height;
+    out[i].width = all.width;
+    out[i].data.assign(all.data.begin() + i * bytes, all.data.begin() + (i + 1) * bytes);
   }
   return out;
 }
 
 // Display maps of one class over the volume: ReLU (when the method's paper applies one),
-// bilinear upsampling to the model input, then ONE min-max over all slices, so that heat
-// compares across slices (a slice without evidence stays dark).
+// bilinear upsampling to the model input, then ONE min-max (normalize_minmax over the slices
+// stacked) so that heat compares across slices: a slice without evidence stays dark.
 std::vector<Map> volume_display(const std::vector<Map>& raw, int height, int width, bool relu) {
-  std::vector<Map> up;
-  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  Map tall;
+  tall.width = width;
   for (Map m : raw) {
     if (relu)
-      for (float& v : m.data) v = v > 0 ? v : 0.0f;  // NaN becomes 0 as in display_map
-    up.push_back(upsample_bilinear(m, height, width));
-    for (float v : up.back().data)
-      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+      for (float& v : m.data) v = v > 0 ? v : 0.0f;  // NaN becomes 0, as in display_map
+    const Map up = upsample_bilinear(m, height, width);
+    tall.data.insert(tall.data.end(), up.data.begin(), up.data.end());
+    tall.height += height;
   }
-  for (Map& m : up)
-    for (float& v : m.data)
-      v = (hi > lo && std::isfinite(v)) ? (v - lo) / (hi - lo) : (hi > lo && v > 0 ? 1.0f : 0.0f);
-  return up;
+  normalize_minmax(tall);
+  const size_t n = static_cast<size_t>(height) * width;
+  std::vector<Map> out(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    out[i].height = height;
+    out[i].width = width;
+    out[i].data.assign(tall.data.begin() + i * n, tall.data.begin() + (i + 1) * n);
+  }
+  return out;
 }
 
 bool complete_case(const fs::path& record_file, const fs::path& dir, const std::string& hash,

@@ -10,15 +10,19 @@ all: build
 deps:
 	tools/install_deps.sh darknet chromium
 
+# One build folder, configured the same way by every target, so `make demo` followed by
+# `make test` (or the reverse) only builds what the first did not.
+CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCAMKIT_WERROR=ON
+
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCAMKIT_WERROR=ON
+	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 demo: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS) --target camkit_cli
 	tools/demo.sh $(CAMKIT) demo-out
 

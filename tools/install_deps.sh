@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages camkit needs that are missing. Usage: tools/install_deps.sh [extra...]
+# libopenblas0-openmp: LibTorch's linear layers and matmuls call the system BLAS; without it Debian
+# links the reference BLAS, which makes transformer models ~8x slower (convolutions use oneDNN).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libtorch-dev libopencv-dev libcli11-dev
   nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-torchvision
-  python3-numpy python3-pil libdcmtk-dev dcmtk "$@")
+  python3-numpy python3-pil libdcmtk-dev dcmtk libopenblas0-openmp "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

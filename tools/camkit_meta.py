@@ -14,6 +14,7 @@ import re
 
 META_VERSION = 1
 EXTRA_FILE = "camkit.json"  # torch.jit.save stores it as <archive>/extra/camkit.json
+TASKS = ("multiclass", "binary", "multilabel", "regression")
 
 # One declarative table of preprocessing presets (STYLE.md: presets, not scattered constants).
 PRESETS = {
@@ -99,11 +100,14 @@ def parse_hw(text, what):
 
 def build_meta(architecture, num_classes, channels, height, width, labels=None,
                preset=None, mean=None, std=None, resize=None, crop=None, size=None,
-               volume=None):
+               volume=None, task=None, output=None):
     """A validated version-1 metadata dict.
 
     volume: None for image classifiers; "stacked" for models that take one exam as a
     [1, S, C, H, W] stack (MRNet), "batch" for models that take its S slices as the batch.
+    task: how the outputs become scores (TASKS); default binary for one logit, else
+    multiclass. output: the tuple index or dict key that holds the logits, for models that
+    return several tensors.
 
     Explicit mean/std/resize/crop/size override the preset's. resize+crop and size are
     exclusive resize policies; none of them means "the caller decides" (preprocess = {}).
@@ -128,8 +132,10 @@ def build_meta(architecture, num_classes, channels, height, width, labels=None,
         "architecture": str(architecture),
         "num_classes": int(num_classes),
         "input": {"channels": int(channels), "height": int(height), "width": int(width)},
-        "task": "binary" if int(num_classes) == 1 else "multiclass",
+        "task": task or ("binary" if int(num_classes) == 1 else "multiclass"),
     }
+    if output is not None:
+        meta["output"] = str(output)
     if labels is not None:
         meta["labels"] = [str(x) for x in labels]
     preprocess = {}
@@ -181,13 +187,21 @@ def validate_meta(meta):
         raise MetaError("give mean and std together")
     labels = meta.get("labels")
     if labels is not None:
-        allowed = (1, 2) if k == 1 else (k,)
+        allowed = (1, 2) if meta.get("task") == "binary" else (k,)
         if len(labels) not in allowed:
             want = "1 (the positive class) or 2 ([negative, positive])" if k == 1 else str(k)
             raise MetaError(f"{len(labels)} labels given but the model has {k} output(s): "
                             f"expected {want}")
-    if meta.get("task") != ("binary" if k == 1 else "multiclass"):
-        raise MetaError("task must be 'binary' when num_classes == 1, else 'multiclass'")
+    task = meta.get("task")
+    if task not in TASKS:
+        raise MetaError(f"task must be one of {', '.join(TASKS)}")
+    if task == "binary" and k != 1:
+        raise MetaError("task 'binary' needs num_classes == 1 (use 'multilabel' for several "
+                        "independent sigmoids)")
+    if task == "multiclass" and k == 1:
+        raise MetaError("task 'multiclass' needs num_classes > 1 (one logit is 'binary')")
+    if "output" in meta and not isinstance(meta["output"], str):
+        raise MetaError("output must be a string (a tuple index or a dict key)")
     if meta.get("volume", "stacked") not in ("stacked", "batch"):
         raise MetaError("volume must be 'stacked' or 'batch'")
     pre = meta.get("preprocess", {})

@@ -8,14 +8,23 @@
     /usr/bin/python3 tools/export_model.py --meta-only model.pt --labels labels.txt
 
 Importable: build_model(), load_weights(), export() are what training scripts and the test
-fixtures use. Exit codes: 0 ok, 1 the saved model does not reproduce the eager model,
-2 bad arguments or inputs (unknown architecture, checkpoint that does not fit, bad labels).
+fixtures use. Exit codes: 0 ok, 1 the saved model does not reproduce the eager model or camkit
+cannot explain it (the file is removed), 2 bad arguments or inputs (unknown architecture,
+checkpoint that does not fit, bad labels, camkit not found).
+
+The model is traced (or scripted) with autograd available, so the graph records the kernels
+gradients flow through (traced under torch.no_grad(), nn.MultiheadAttention records an
+inference-only kernel without a derivative). Before a file is accepted, camkit itself checks
+it (`camkit info`: the CAM head or the default layer found, one gradient pass through it).
 The metadata schema ("camkit.json") is in docs/export.md and tools/camkit_meta.py.
 """
 
 import argparse
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 
@@ -45,11 +54,12 @@ FAMILIES = [
     (r"^convnext", "features.0.0", "classifier.2"),
 ]
 
-# Builder arguments needed to get a plain single-output classifier without downloads.
-BUILDER_EXTRA = {
-    "googlenet": {"aux_logits": False, "transform_input": False, "init_weights": True},
-    "inception_v3": {"aux_logits": False, "transform_input": False, "init_weights": True},
-}
+# Families whose builders take transform_input: torchvision turns it on when it builds them
+# with ImageNet weights, the usual start of a fine-tuned model; a random init leaves it off.
+TRANSFORM_INPUT = ("googlenet", "inception_v3")
+# Auxiliary classifiers (training only; eval mode returns the main logits): their modules.
+AUX_MODULES = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class ExportError(RuntimeError):
@@ -82,15 +92,24 @@ def _set_module(model, path, new):
     setattr(parent, leaf, new)
 
 
+CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
 def first_conv_path(model, arch):
-    """Dotted path of the input conv: the family table's, else the first nn.Conv2d found."""
+    """Dotted path of the input conv: the family table's, else the first convolution found."""
     path, _ = family(arch)
-    if path and isinstance(get_module(model, path), nn.Conv2d):
+    if path and isinstance(get_module(model, path), CONVS):
         return path
     for name, mod in model.named_modules():
-        if isinstance(mod, nn.Conv2d):
+        if isinstance(mod, CONVS):
             return name
-    raise InputError(f"{arch}: no nn.Conv2d found to adapt to a new channel count")
+    raise InputError(f"{arch}: no convolution found to adapt to a new channel count")
+
+
+def input_channels_and_rank(model, arch):
+    """(channels, spatial rank) the model takes, from its first convolution."""
+    conv = get_module(model, first_conv_path(model, arch))
+    return conv.in_channels, {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(conv)]
 
 
 def replace_first_conv(model, arch, in_channels):
@@ -101,7 +120,7 @@ def replace_first_conv(model, arch, in_channels):
         return path
     if old.groups != 1:
         raise InputError(f"{arch}: first conv {path} is grouped; cannot change its channels")
-    new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, stride=old.stride,
+    new = type(old)(in_channels, old.out_channels, old.kernel_size, stride=old.stride,
                     padding=old.padding, dilation=old.dilation, bias=old.bias is not None,
                     padding_mode=old.padding_mode)
     nn.init.kaiming_normal_(new.weight, mode="fan_out", nonlinearity="relu")
@@ -111,17 +130,21 @@ def replace_first_conv(model, arch, in_channels):
     return path
 
 
-def build_model(arch, num_classes=None, in_channels=None, seed=None):
-    """A randomly initialised torchvision classifier (weights=None; never downloads).
+def build_model(arch, num_classes=None, in_channels=None, seed=None, transform_input=None):
+    """A randomly initialised torchvision classifier (weights=None; never downloads), with the
+    builder's own defaults (auxiliary classifiers included: they only run in training).
 
     num_classes goes to the builder (it replaces the final layer: fc / classifier[-1] /
-    squeezenet's classifier.1 Conv2d(512, K, 1)); in_channels swaps the first conv.
+    squeezenet's classifier.1 Conv2d(512, K, 1)); in_channels swaps the first conv (only when
+    given); transform_input (googlenet, inception_v3) is passed when not None.
     """
     import torchvision.models as tvm
 
     if seed is not None:
         torch.manual_seed(seed)
-    kwargs = dict(BUILDER_EXTRA.get(arch, {}))
+    kwargs = {}
+    if transform_input is not None and arch in TRANSFORM_INPUT:
+        kwargs["transform_input"] = bool(transform_input)
     if num_classes is not None:
         kwargs["num_classes"] = int(num_classes)
     builder = None
@@ -213,9 +236,22 @@ def _listing(keys, n=8):
     return ", ".join(keys[:n]) + more
 
 
+def drop_aux(model, arch, state, log=None):
+    """Removes the auxiliary classifiers when the checkpoint has none of their weights (a model
+    trained with aux_logits=False); they stay when it has them."""
+    for name in AUX_MODULES.get(arch, ()):
+        if get_module(model, name) is not None and not any(k.startswith(name + ".")
+                                                           for k in state):
+            setattr(model, name, None)
+            model.aux_logits = False
+            if log:
+                log(f"the checkpoint has no {name} weights: built without auxiliary classifiers")
+
+
 def load_weights(model, path, arch="", log=None):
     """Load a checkpoint strictly into model; InputError names every mismatch and a fix."""
     state = strip_prefixes(read_state_dict(path), model.state_dict().keys(), log)
+    drop_aux(model, arch, state, log)
     own = model.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
@@ -249,8 +285,25 @@ def load_weights(model, path, arch="", log=None):
 def first_tensor(out):
     """The logits of a model output: the tensor itself, or the first element of a tuple
     (scripted googlenet returns GoogLeNetOutputs(logits, aux2, aux1))."""
-    while isinstance(out, (tuple, list)):
-        out = out[0]
+    return select_output(out, None)
+
+
+def select_output(out, output):
+    """The logits of a model output: `output` (tuple index or dict key) when given, else the
+    tensor itself, a dict's "logits", or a tuple's first tensor."""
+    if isinstance(out, Mapping):
+        key = output if output is not None else "logits"
+        if key not in out:
+            raise ExportError(f"model output is a dict without {key!r} (keys: "
+                              f"{', '.join(map(str, out))}); pass --output KEY")
+        return select_output(out[key], None)
+    if isinstance(out, (tuple, list)):
+        if output is not None:
+            return select_output(out[int(output)], None)
+        for item in out:
+            if torch.is_tensor(item):
+                return item
+        return select_output(out[0], None)
     if not torch.is_tensor(out):
         raise ExportError(f"model output is a {type(out).__name__}, not a tensor")
     return out
@@ -274,17 +327,54 @@ def _atomic_save(module, path, extra):
             os.remove(tmp)
 
 
+def find_camkit(given=None):
+    """The camkit binary: `given`, $CAMKIT, the repository's build/camkit, or camkit on PATH;
+    None when there is none."""
+    candidates = [given] if given else [os.environ.get("CAMKIT"),
+                                        os.path.join(ROOT, "build", "camkit"),
+                                        shutil.which("camkit")]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def camkit_check(camkit, path, output=None, log=None):
+    """camkit's own verdict on an exported file: `camkit info` must find the CAM head or a
+    default layer, and gradients must reach it (one backward on a probe input). Returns the
+    info dict; raises ExportError with camkit's message otherwise."""
+    cmd = [camkit, "info", "--json", str(path)] + (["--output", str(output)] if output else [])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
+    if r.returncode != 0:
+        raise ExportError(f"camkit cannot explain {path}: {why}")
+    info = json.loads(r.stdout)
+    if not info["gradients"]["available"]:
+        raise ExportError(f"camkit cannot run gradient methods on {path}: "
+                          f"{info['gradients']['reason']}")
+    if log:
+        layer = info["layer"]
+        log(f"camkit: {'CAM head' if info['head']['found'] else 'no CAM head'}, layer "
+            f"{layer['layer']} ({layer['layout']}), gradients reach it")
+    return info
+
+
 def export(model, path, meta=None, method="trace", example=None, check_input=None, tol=1e-4,
-           log=None):
+           log=None, camkit=None, output=None):
     """Save model as TorchScript at path (atomically), with meta as camkit.json if given.
 
-    method: "trace" (records the ops run on example, so sizes are fixed) or "script".
+    method: "trace" (records the ops run on example, so sizes are fixed) or "script"; either
+    runs with autograd enabled, so the graph keeps differentiable kernels.
     example: input for tracing and for the check; default: seeded randn of meta's input shape.
+    output: the tuple index or dict key holding the logits (default: meta's "output", else the
+    tensor, a dict's "logits" or a tuple's first tensor).
     The saved file is loaded back and run on check_input (default: another seeded randn);
     returns the max relative error against the eager model, and raises ExportError (and
-    removes the file) when it exceeds tol.
+    removes the file) when it exceeds tol, or when camkit (a binary path) cannot explain it.
     """
     model = model.eval()
+    if output is None and meta is not None:
+        output = meta.get("output")
     if example is None:
         if meta is None:
             raise ValueError("export(): give example or meta (for the input shape)")
@@ -294,9 +384,10 @@ def export(model, path, meta=None, method="trace", example=None, check_input=Non
     if check_input is None:
         gen = torch.Generator().manual_seed(1)
         check_input = torch.randn(example.shape, generator=gen)
-    with torch.no_grad():
+    with torch.enable_grad():
         if method == "trace":
-            module = torch.jit.trace(model, example, check_trace=False)
+            # strict=False lets a dict of outputs be traced.
+            module = torch.jit.trace(model, example, check_trace=False, strict=False)
         elif method == "script":
             module = torch.jit.script(model)
         else:
@@ -306,8 +397,8 @@ def export(model, path, meta=None, method="trace", example=None, check_input=Non
 
     loaded = torch.jit.load(str(path), map_location="cpu")
     with torch.no_grad():
-        ref = first_tensor(model(check_input))
-        got = first_tensor(loaded(check_input))
+        ref = select_output(model(check_input), output)
+        got = select_output(loaded(check_input), output)
     if got.shape != ref.shape:
         os.remove(path)
         raise ExportError(f"{path}: TorchScript output shape {list(got.shape)} != eager "
@@ -319,6 +410,12 @@ def export(model, path, meta=None, method="trace", example=None, check_input=Non
         os.remove(path)
         raise ExportError(f"{path}: reloaded TorchScript differs from the eager model "
                           f"(max relative error {err:.3g} > {tol:g}); file removed")
+    if camkit:
+        try:
+            camkit_check(camkit, path, output, log)
+        except ExportError as e:
+            os.remove(path)
+            raise ExportError(f"{e}; file removed") from e
     return err
 
 
@@ -330,7 +427,7 @@ def rewrite_meta(path, meta, log=None):
         log(f"rewrote metadata of {path}")
 
 
-def infer_io(module, meta, in_channels, hw):
+def infer_io(module, meta, in_channels, hw, output=None):
     """(channels, num_classes) of a TorchScript module: channels from the first 4-D weight
     (or the flag, or old metadata), num_classes by running it once on zeros."""
     channels = in_channels or (meta or {}).get("input", {}).get("channels")
@@ -342,7 +439,8 @@ def infer_io(module, meta, in_channels, hw):
     if channels is None:
         raise InputError("cannot tell the input channel count; pass --in-channels")
     with torch.no_grad():
-        out = first_tensor(module(torch.zeros(1, channels, hw[0], hw[1])))
+        out = select_output(module(torch.zeros(1, channels, hw[0], hw[1])),
+                            output if output is not None else (meta or {}).get("output"))
     return int(channels), int(out.shape[-1])
 
 
@@ -390,6 +488,21 @@ def parse_args(argv):
     p.add_argument("--volume", choices=["stacked", "batch"],
                    help="the model takes exams: [1,S,C,H,W] (stacked, MRNet) or the S slices as "
                    "its batch; camkit then reads every input as a volume (docs/volumes.md)")
+    p.add_argument("--task", choices=list(camkit_meta.TASKS),
+                   help="how the outputs become scores: multiclass (softmax), binary (one "
+                   "logit, sigmoid), multilabel (a sigmoid per class), regression (none); "
+                   "default: binary for one output, else multiclass")
+    p.add_argument("--output", dest="logits_output", metavar="NAME",
+                   help="the tuple index or dict key that holds the logits, for "
+                   "models that return several tensors (recorded in the metadata)")
+    p.add_argument("--transform-input", choices=["on", "off"],
+                   help="googlenet/inception_v3: torchvision's input re-normalisation; default "
+                   "on with --weights (models fine-tuned from torchvision's ImageNet weights, "
+                   "for which torchvision turns it on), off for a random init")
+    p.add_argument("--camkit", help="camkit binary that checks the exported file (default: "
+                   "$CAMKIT, build/camkit of this repository, or camkit on PATH)")
+    p.add_argument("--skip-camkit-check", action="store_true",
+                   help="write the file without camkit's check (it may not be explainable)")
     p.add_argument("--architecture", help="architecture name to record (default: arch)")
     p.add_argument("--seed", type=int, default=0, help="seed for random init (no --weights)")
     p.add_argument("--tolerance", type=float, default=1e-4,
@@ -428,7 +541,17 @@ def _meta_from_args(args, arch, channels, num_classes, hw, base=None):
         (None if policy_given else pre.get("crop")),
         size=camkit_meta.parse_hw(args.size, "--size") if args.size else
         (None if policy_given else pre.get("size")),
-        volume=args.volume if args.volume else base.get("volume"))
+        volume=args.volume if args.volume else base.get("volume"),
+        task=_task(args, base),
+        output=args.logits_output if args.logits_output is not None else base.get("output"))
+
+
+def _task(args, base):
+    """--task, else a recorded multilabel/regression task (binary and multiclass follow from
+    the class count, which --num-classes may have changed)."""
+    if args.task:
+        return args.task
+    return base.get("task") if base.get("task") in ("multilabel", "regression") else None
 
 
 def _input_hw(args, base=None):
@@ -459,7 +582,7 @@ def _meta_only(args):
     except (RuntimeError, ValueError) as e:
         raise InputError(f"cannot load {path} as TorchScript: {e}") from e
     hw = _input_hw(args, base)
-    channels, k = infer_io(module, base, args.in_channels, hw)
+    channels, k = infer_io(module, base, args.in_channels, hw, args.logits_output)
     arch = args.architecture or args.arch or (base or {}).get("architecture", "unknown")
     meta = _meta_from_args(args, arch, channels, k, hw, base)
     rewrite_meta(path, meta, _log)
@@ -473,18 +596,33 @@ def main(argv=None):
         if args.meta_only:
             return _meta_only(args)
         hw = _input_hw(args)
-        model = build_model(args.arch, args.num_classes, args.in_channels, seed=args.seed)
+        camkit = None
+        if not args.skip_camkit_check:
+            camkit = find_camkit(args.camkit)
+            if camkit is None:
+                raise InputError("camkit not found (build it with make, or pass --camkit PATH); "
+                                 "--skip-camkit-check writes the file without camkit's check")
+        transform = args.transform_input
+        if transform is None and args.arch in TRANSFORM_INPUT:
+            transform = "on" if args.weights else "off"
+            _log(f"{args.arch}: transform_input {transform} (--transform-input to change)")
+        model = build_model(args.arch, args.num_classes, args.in_channels, seed=args.seed,
+                            transform_input=None if transform is None else transform == "on")
         if args.weights:
             load_weights(model, args.weights, args.arch, _log)
-        channels = get_module(model, first_conv_path(model, args.arch)).in_channels
+        channels, rank = input_channels_and_rank(model, args.arch)
+        if rank != 2:
+            raise InputError(f"{args.arch} takes {rank}-D inputs; camkit explains 2-D image "
+                             "classifiers")
         gen = torch.Generator().manual_seed(args.seed)
         example = torch.randn(1, channels, hw[0], hw[1], generator=gen)
         with torch.no_grad():
-            k = int(first_tensor(model(example)).shape[-1])
+            k = int(select_output(model(example), args.logits_output).shape[-1])
         meta = None
         if not args.no_meta:
             meta = _meta_from_args(args, args.architecture or args.arch, channels, k, hw)
-        err = export(model, args.out, meta, args.method, example, tol=args.tolerance, log=_log)
+        err = export(model, args.out, meta, args.method, example, tol=args.tolerance, log=_log,
+                     camkit=camkit, output=args.logits_output)
     except (InputError, camkit_meta.MetaError) as e:
         print(f"export_model.py: error: {e}", file=sys.stderr)
         return 2

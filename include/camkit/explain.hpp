@@ -52,8 +52,11 @@ bool method_uses_relu(Method method);
 
 struct ExplainOptions {
   Method method = Method::cam;
-  int top_k = 1;             ///< explain the k most probable classes
+  int top_k = 1;             ///< explain the k most probable classes (regression: outputs 0..k-1)
   std::vector<int> classes;  ///< explain exactly these classes (overrides top_k)
+  /// Explain every class whose score is at least this (multi-label findings); overrides
+  /// top_k, not classes. Also the threshold of Prediction::positive (default 0.5).
+  std::optional<float> positive;
   /// Also return every class's raw map (the whole K x (h*w) product); off by default because
   /// only the explained classes' rows are multiplied otherwise.
   bool all_classes = false;
@@ -66,8 +69,11 @@ struct ExplainOptions {
 struct Prediction {
   int class_index = 0;
   std::string label;  ///< from metadata, "" when none
-  float logit = 0;    ///< pre-activation output
-  float score = 0;    ///< softmax probability, or sigmoid for single-logit models
+  float logit = 0;    ///< pre-activation output (regression: the output value)
+  /// By the model's task: softmax probability (multiclass), sigmoid (binary, multilabel), the
+  /// output value itself (regression).
+  float score = 0;
+  bool positive = false;  ///< binary, multilabel: score >= the positive threshold
 };
 
 struct ClassMap {
@@ -76,11 +82,19 @@ struct ClassMap {
 };
 
 struct Explanation {
-  bool binary = false;  ///< single-logit model: scores are sigmoid(logit)
+  Task task = Task::multiclass;
+  bool binary = false;  ///< task == Task::binary: one logit, scores are sigmoid(logit)
   Method method = Method::cam;
   std::vector<Prediction> predictions;  ///< the top-k by score (binary: the one logit)
   std::vector<ClassMap> maps;           ///< one per explained class, in request order
   std::vector<ClassMap> all_maps;       ///< every class, when ExplainOptions::all_classes
+  /// What the maps were computed from, as used: the layer, its layout ("channels-first",
+  /// "channels-last", "tokens") and the map stack's shape (C, h, w) after the layout's view.
+  std::string layer, layout;
+  std::vector<int> feature_shape;
+  /// Binary and multi-label tasks: every class whose score reaches the positive threshold,
+  /// by decreasing score (the findings of a multi-label model).
+  std::vector<int> positives;
 };
 
 /// How an exam's slices reach the model (docs/volumes.md).
@@ -95,6 +109,7 @@ struct VolumeClassMaps {
 };
 
 struct VolumeExplanation {
+  Task task = Task::multiclass;
   bool binary = false;
   Method method = Method::cam;
   std::vector<Prediction> predictions;  ///< the exam's top-k (binary: the one logit)
@@ -102,11 +117,21 @@ struct VolumeExplanation {
   /// Models that score every slice (batch layout, one row of logits per slice): each slice's
   /// scores; the exam's logits are then the maximum over the slices. Empty otherwise.
   std::vector<std::vector<float>> slice_scores;
+  std::string layer, layout;       ///< as in Explanation
+  std::vector<int> feature_shape;  ///< (C, h, w) of one slice's map stack
+  std::vector<int> positives;      ///< as in Explanation
 };
 
 class Explainer {
  public:
   explicit Explainer(const Model& model);
+
+  /// Checks, before any input, that the method can run on the model: a CAM head for CAM, a
+  /// layer for every method, and for gradient methods (and Ablation-CAM) one probe pass
+  /// through the graph they use, with gradients reaching the layer's map positions. Each check
+  /// runs once per model. Throws Error(model) with the reason (Error(usage) for a --layer CAM
+  /// cannot use); explain() calls it too.
+  void check(const ExplainOptions& options) const;
 
   /// Explains one input. Throws Error(ErrorCode::model) for Method::cam on a model without a
   /// CAM head, or any method when no layer was found (with the reason);

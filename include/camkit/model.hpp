@@ -6,6 +6,14 @@
 //   if (!head.found) std::cerr << head.reason << "\n";      // e.g. VGG: no CAM head
 //   std::cout << head.feature_layer << " -> " << head.classifier << "\n";   // "layer4 -> fc"
 //   camkit::Preprocess pre = model.preprocess();              // from the embedded metadata
+//   std::cout << model.layer().layer << " " << model.layer().layout << "\n";  // "layer4 channels-first"
+//
+// Verify, then trust: load() runs the model once on a seeded probe input and establishes what
+// every method relies on — which output holds the logits (OutputInfo), how many there are and
+// how they become scores (Task), where the CAM head is, and the layer the methods read with its
+// layout (channels-first, channels-last or tokens, tracked through the graph), which must lie
+// before any global pooling and have spatial extent. What cannot be established is refused
+// with Error(ErrorCode::model) naming what was found and what to pass instead.
 //
 // Threading: a Model is immutable after load(); copies share one loaded network and may be used
 // from any number of threads at once (each thread with its own Explainer).
@@ -20,17 +28,32 @@
 
 namespace camkit {
 
+/// How the model's outputs become scores, and what a map explains (docs/methods.md, "Targets").
+enum class Task {
+  multiclass,  ///< softmax over K > 1 logits; the map explains the pre-softmax logit y_c
+  binary,      ///< one logit, sigmoid; the decision is positive at p >= 0.5
+  multilabel,  ///< K independent sigmoids (several findings per input)
+  regression,  ///< no transform: the output value itself is explained
+};
+/// "multiclass", "binary", "multilabel", "regression".
+std::string task_name(Task task);
+/// The task from its name; nullopt otherwise.
+std::optional<Task> parse_task(const std::string& name);
+
 struct ModelOptions {
   std::string device = "cpu";  ///< "cpu" or "cuda[:N]" (needs a LibTorch built with CUDA)
   std::string layer;           ///< module path whose output is the feature map ("" = detected)
+  /// The output that holds the logits when the model returns a tuple or dict: an index ("1"),
+  /// a dict key or named-tuple field ("logits"); "" = the metadata's, else decided (OutputInfo).
+  std::string output;
+  /// Overrides the task the metadata declares (or the one inferred from the model).
+  std::optional<Task> task;
+  /// Input size for the probe run when the metadata declares none (0 = 224x224).
+  int probe_height = 0, probe_width = 0;
   /// Run the tapped graph frozen and optimised for inference (torch.jit.freeze +
   /// optimize_for_inference: conv-BN folding, oneDNN layouts). Maps equal the plain graph's
   /// within 1e-4 relative; off, the graph runs as loaded.
   bool optimize = true;
-  /// Run one forward pass at load to check the head numerically and learn the feature map's
-  /// size (HeadInfo::feature_height/width). Heads that need it are always probed; linear heads
-  /// are otherwise checked on every batch.
-  bool probe = false;
   /// Intra-op threads for LibTorch; 0 leaves the process-wide setting alone.
   /// Note: LibTorch's thread count is process-wide, not per model.
   int threads = 0;
@@ -53,6 +76,25 @@ struct ModelMetadata {
   /// "stacked": the model takes one exam as [1, S, C, H, W]; "batch": its S slices as the
   /// batch [S, C, H, W]; "" for image classifiers.
   std::string volume;
+  int num_classes = 0;  ///< declared K (0 when not declared)
+  std::string task;     ///< declared task name ("" when not declared)
+  std::string output;   ///< declared output holding the logits ("" when not declared)
+};
+
+/// Which output of the model is explained.
+struct OutputInfo {
+  /// Every tensor the model returns: name ("" for a single tensor, "0", "1", ... for tuple
+  /// elements, keys for dicts) and size for the probe input.
+  struct Candidate {
+    std::string name, field;
+    std::vector<long> shape;
+  };
+  std::vector<Candidate> candidates;
+  std::string chosen;     ///< the chosen candidate's name
+  std::string chosen_by;  ///< "the only output", "named logits", "--output 1", ...
+  /// The model applies this to its logits before returning them ("softmax", "sigmoid",
+  /// "log_softmax"); camkit explains the logits before it. "" otherwise.
+  std::string activation;
 };
 
 /// What head detection found in the TorchScript graph.
@@ -84,18 +126,28 @@ struct LayerInfo {
   std::string reason;            ///< why no layer could be chosen (when !found)
   std::string layer;             ///< module path, e.g. "layer4" or "features.28"
   std::vector<std::string> ops;  ///< element-wise ops applied after that module
-  /// "cam head" (the input of the global pooling), "--layer", or "last activation" (the last
-  /// 4-D activation with spatial size > 1 before the output, for models without a CAM head).
+  /// "cam head" (the input of the global pooling), "--layer", or "last map" (for models
+  /// without a CAM head: the last activation before the output with a known layout and
+  /// spatial extent whose map positions the logits depend on; docs/methods.md).
   std::string chosen_by;
-  int channels = 0, height = 0, width = 0;  ///< for the probe input, 0 when not probed
+  /// "channels-first" (N, C, H, W), "channels-last" (N, H, W, C) or "tokens"
+  /// (N, P + h*w, C: P prefix tokens such as a class token, then the patch grid).
+  std::string layout;
+  std::string layout_shape;  ///< e.g. "(N, C, H, W)" or "(N, 1 + 14x14, C)"
+  int prefix_tokens = 0;     ///< tokens layout: P (left out of the map)
+  /// Channels and map size for the probe input.
+  int channels = 0, height = 0, width = 0;
+  /// Gradient methods cannot run when this is set: why gradients do not reach the layer.
+  std::string gradient_error;
 };
 
 class Model {
  public:
-  /// Loads a TorchScript file (traced or scripted) and analyses its graph.
-  /// Throws Error(ErrorCode::model) when the file is not a loadable TorchScript classifier,
-  /// Error(ErrorCode::usage) for an unknown device or layer. A model without a CAM head
-  /// still loads (head().found == false), for methods that do not need one.
+  /// Loads a TorchScript file (traced or scripted), analyses its graph and probes it once.
+  /// Throws Error(ErrorCode::model) when the file is not a loadable TorchScript classifier
+  /// camkit can drive (several inputs, no probe run, invalid metadata, an output or layer it
+  /// cannot establish), Error(ErrorCode::usage) for an unknown device, layer or output. A
+  /// model without a CAM head still loads (head().found == false), for the other methods.
   static Model load(const std::string& path, const ModelOptions& options = {});
 
   const std::string& path() const;
@@ -108,8 +160,15 @@ class Model {
   /// The preprocessing the model asks for: its metadata, else channels from the graph and
   /// no resize or normalisation.
   Preprocess preprocess() const;
-  /// Number of logits the model outputs (0 when unknown without a head).
+  /// Number of logits the model outputs.
   int num_classes() const;
+  /// How the outputs become scores: ModelOptions::task, else the metadata's, else binary for
+  /// one logit, multilabel when the model ends in a sigmoid, multiclass otherwise.
+  Task task() const;
+  /// The output explained, and every output found.
+  const OutputInfo& output() const;
+  /// Largest batch the model runs (0 = any; 1 when its graph fixes the batch size).
+  int max_batch() const;
   /// Label of class c from metadata, or "" when none is embedded.
   std::string label(int c) const;
   /// Every submodule's dotted path, in definition order ("conv1", "layer1", "layer1.0", ...).

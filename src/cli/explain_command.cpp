@@ -35,6 +35,10 @@ struct ExplainArgs {
   bool raw = false;
   bool json = false;
   std::string layer;
+  std::string output;
+  std::string scores;
+  bool positive = false;
+  float positive_threshold = 0.5f;
   std::string device = "cpu";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::string optimize = "auto";
@@ -160,6 +164,21 @@ int run_explain(const ExplainArgs& a) {
   ModelOptions mo;
   mo.device = a.device;
   mo.layer = a.layer;
+  mo.output = a.output;
+  if (!a.scores.empty()) {
+    if (a.scores == "softmax")
+      mo.task = Task::multiclass;
+    else if (a.scores == "sigmoid")
+      mo.task = Task::multilabel;  // a single logit is then the binary task
+    else if (a.scores == "none")
+      mo.task = Task::regression;
+    else
+      throw Error(ErrorCode::usage, "--scores " + a.scores + ": use softmax, sigmoid or none");
+  }
+  // A model without declared input size is probed at the size its inputs will have.
+  if (a.size.size() == 2) mo.probe_height = a.size[0], mo.probe_width = a.size[1];
+  if (a.crop.size() == 2) mo.probe_height = a.crop[0], mo.probe_width = a.crop[1];
+  if (a.crop.size() == 1) mo.probe_height = mo.probe_width = a.crop[0];
   bool volumes = a.volume || a.slices_as_batch;
   std::vector<InputFile> files = expand_inputs(a.inputs, volumes);
   // Freezing and optimising the graph costs about as much as a few forward passes and saves a
@@ -204,6 +223,9 @@ int run_explain(const ExplainArgs& a) {
         "--mean/--std)");
   eo.top_k = a.top_k;
   eo.classes = classes;
+  if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
+    throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
+  if (a.positive) eo.positive = a.positive_threshold;
   // Gradient methods run the graph as loaded (the frozen one has no gradients); the
   // optimised graph's maps differ in the last bits, so the setting is part of the hash.
   po.fingerprint_extra = mo.optimize ? "optimize" : "";
@@ -286,6 +308,19 @@ Runner add_explain(CLI::App& app) {
   cmd->add_option("--quality", a->quality, "JPEG quality 1..100")->capture_default_str();
   cmd->add_flag("--no-overlay", a->no_overlay,
                 "Write no overlays: records and raw maps (.npy) only");
+  cmd->add_option("--output", a->output,
+                  "When the model returns a tuple or dict: the output holding the logits, by "
+                  "index or name (default: metadata, the only tensor, a 'logits' key, or the one "
+                  "of the declared class count)");
+  cmd->add_option("--scores", a->scores,
+                  "Score transform, overriding the metadata's task: softmax (multiclass), "
+                  "sigmoid (multi-label; binary for one logit), none (regression)");
+  cmd->add_flag("--positive", a->positive,
+                "Explain every class whose score reaches --positive-threshold (multi-label "
+                "findings) instead of the top-k");
+  cmd->add_option("--positive-threshold", a->positive_threshold,
+                  "Score at which a class counts as positive (binary, multi-label)")
+      ->capture_default_str();
   cmd->add_option("--layer", a->layer,
                   "Module path of the layer to explain, e.g. layer4 or layer4.1.conv2 "
                   "(default: the CAM head's feature map, else the last 4-D activation)");

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "camkit/error.hpp"
+#include "camkit/explain.hpp"
 #include "camkit/model.hpp"
 #include "cli/commands.hpp"
 
@@ -13,9 +14,69 @@ namespace {
 struct InfoArgs {
   std::string model;
   std::string layer;
+  std::string output;
   std::string device = "cpu";
   bool json = false;
 };
+
+// Whether gradient methods can run: "" when they can, else why not (one probe backward).
+std::string gradient_status(const Model& model) {
+  if (!model.layer().found) return model.layer().reason;
+  try {
+    ExplainOptions o;
+    o.method = Method::gradcam;
+    Explainer(model).check(o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+nlohmann::json output_json(const OutputInfo& o) {
+  nlohmann::json c = nlohmann::json::array();
+  for (const auto& x : o.candidates) {
+    nlohmann::json j{{"name", x.name}, {"shape", x.shape}};
+    if (!x.field.empty()) j["field"] = x.field;
+    c.push_back(j);
+  }
+  return {{"candidates", c},
+          {"chosen", o.chosen},
+          {"chosen_by", o.chosen_by},
+          {"activation", o.activation.empty() ? nlohmann::json() : nlohmann::json(o.activation)}};
+}
+
+nlohmann::json layer_json(const LayerInfo& l) {
+  if (!l.found) return {{"found", false}, {"reason", l.reason}};
+  return {{"found", true},
+          {"layer", l.layer},
+          {"ops", l.ops},
+          {"chosen_by", l.chosen_by},
+          {"layout", l.layout},
+          {"layout_shape", l.layout_shape},
+          {"prefix_tokens", l.prefix_tokens},
+          {"shape", {l.channels, l.height, l.width}}};
+}
+
+std::string shape_text(const std::vector<long>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string task_text(const Model& model) {
+  const int k = model.num_classes();
+  switch (model.task()) {
+    case Task::binary:
+      return "binary (one logit, sigmoid)";
+    case Task::multilabel:
+      return "multilabel (" + std::to_string(k) + " independent sigmoids)";
+    case Task::regression:
+      return "regression (" + std::to_string(k) + " output value" + (k == 1 ? "" : "s") +
+             ", no score transform)";
+    default:
+      return "multiclass (softmax over " + std::to_string(k) + " classes)";
+  }
+}
 
 nlohmann::json preprocess_json(const Preprocess& p) {
   nlohmann::json j{{"channels", p.channels}};
@@ -27,7 +88,7 @@ nlohmann::json preprocess_json(const Preprocess& p) {
   return j;
 }
 
-nlohmann::json info_json(const Model& model) {
+nlohmann::json info_json(const Model& model, const std::string& gradients) {
   const HeadInfo& h = model.head();
   nlohmann::json head{{"found", h.found}};
   if (h.found) {
@@ -52,6 +113,14 @@ nlohmann::json info_json(const Model& model) {
       {"input", {{"channels", in.channels}, {"height", in.height}, {"width", in.width}}},
       {"preprocess", preprocess_json(model.preprocess())},
       {"head", head},
+      {"output", output_json(model.output())},
+      {"num_classes", model.num_classes()},
+      {"task", task_name(model.task())},
+      {"layer", layer_json(model.layer())},
+      {"gradients",
+       {{"available", gradients.empty()},
+        {"reason", gradients.empty() ? nlohmann::json() : nlohmann::json(gradients)}}},
+      {"max_batch", model.max_batch()},
       {"modules", model.module_paths()}};
   j["metadata"] = meta.present ? nlohmann::json::parse(meta.json) : nlohmann::json();
   return j;
@@ -63,7 +132,7 @@ std::string join(const std::vector<float>& v) {
   return s.str();
 }
 
-void print_text(const Model& model) {
+void print_text(const Model& model, const std::string& gradients) {
   const HeadInfo& h = model.head();
   const InputSpec in = model.input_spec();
   const Preprocess pre = model.preprocess();
@@ -83,6 +152,22 @@ void print_text(const Model& model) {
     std::cout << "mean " << join(pre.mean) << " std " << join(pre.std) << "\n";
   else
     std::cout << "no normalisation\n";
+  const OutputInfo& out = model.output();
+  std::cout << "output:      ";
+  for (const auto& c : out.candidates)
+    if (c.name == out.chosen)
+      std::cout << (c.name.empty() ? "" : c.name + " ") << (c.field.empty() ? "" : "(" + c.field + ") ")
+                << shape_text(c.shape);
+  std::cout << " (" << out.chosen_by;
+  if (out.candidates.size() > 1) {
+    std::cout << "; returned:";
+    for (const auto& c : out.candidates) std::cout << " " << (c.name.empty() ? "-" : c.name) << " " << shape_text(c.shape);
+  }
+  std::cout << ")";
+  if (!out.activation.empty())
+    std::cout << ", after the model's final " << out.activation << " is undone: maps explain the logits";
+  std::cout << "\n";
+  std::cout << "task:        " << task_text(model) << "\n";
   if (h.found) {
     std::cout << "head:        " << h.kind << " (" << h.pooling << " -> "
               << (h.slice_reduce.empty() ? "" : h.slice_reduce + " over slices -> ") << h.classifier
@@ -93,7 +178,7 @@ void print_text(const Model& model) {
     if (h.feature_height) std::cout << ", " << h.feature_height << "x" << h.feature_width;
     std::cout << "\n";
     std::cout << "classifier:  " << h.classifier << ", " << h.num_classes
-              << (h.num_classes == 1 ? " logit (sigmoid)" : " classes (softmax)")
+              << (h.num_classes == 1 ? " logit" : " classes")
               << (h.has_bias ? ", with bias" : ", no bias") << "\n";
   } else {
     std::cout << "head:        none (" << h.reason << ")\n";
@@ -102,8 +187,13 @@ void print_text(const Model& model) {
   if (l.found) {
     std::cout << "layer:       " << l.layer;
     for (const auto& op : l.ops) std::cout << " -> " << op;
-    if (l.channels) std::cout << ", " << l.channels << "x" << l.height << "x" << l.width;
+    std::cout << ", " << l.channels << "x" << l.height << "x" << l.width << ", " << l.layout
+              << " " << l.layout_shape;
+    if (l.prefix_tokens)
+      std::cout << " (" << l.prefix_tokens << " prefix token" << (l.prefix_tokens > 1 ? "s" : "")
+                << " left out of the map)";
     std::cout << " (" << l.chosen_by << ")\n";
+    std::cout << "gradients:   " << (gradients.empty() ? "reach the layer: gradient methods can run" : gradients) << "\n";
   } else {
     std::cout << "layer:       none (" << l.reason << ")\n";
   }
@@ -126,22 +216,26 @@ Runner add_info(CLI::App& app) {
                                      "and its module paths");
   cmd->add_option("model", args->model, "TorchScript model (.pt)")->required();
   cmd->add_option("--layer", args->layer, "Module path to use as the feature map");
+  cmd->add_option("--output", args->output,
+                  "The output that holds the logits (index, dict key or field), when the model "
+                  "returns several");
   cmd->add_option("--device", args->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
   return [args] {
     ModelOptions opt;
     opt.layer = args->layer;
+    opt.output = args->output;
     opt.device = args->device;
     opt.optimize = false;
-    opt.probe = true;
     const Model model = Model::load(args->model, opt);
+    const std::string gradients = gradient_status(model);
     if (args->json)
-      std::cout << info_json(model).dump() << std::endl;
+      std::cout << info_json(model, gradients).dump() << std::endl;
     else
-      print_text(model);
-    if (!model.head().found) {
-      diagnose(args->model + ": no CAM head: " + model.head().reason +
-               ". Gradient-based methods explain models without one: --method gradcam");
+      print_text(model, gradients);
+    // Exit 3 only when no method at all can run on the model.
+    if (!model.layer().found) {
+      diagnose(args->model + ": no method can run: " + model.layer().reason);
       return static_cast<int>(ErrorCode::model);
     }
     return 0;

@@ -1,4 +1,5 @@
-// Shared pieces of the explainer: class selection and map conversion. Private.
+// Shared pieces of the explainer: targets and scores, class selection, checks, map conversion.
+// Private.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -10,6 +11,10 @@
 
 namespace camkit::detail {
 
+/// Scores of logits (N, K) under the model's task: softmax over K (multiclass), sigmoid
+/// (binary, multilabel), the values themselves (regression).
+at::Tensor scores_of(const at::Tensor& logits, Task task);
+
 /// Per input: predictions (top-k) and the classes to explain, from the batch's logits (N, K).
 struct Selection {
   std::vector<Explanation> explanations;  ///< predictions filled, maps empty
@@ -20,14 +25,16 @@ Selection select_classes(const at::Tensor& logits, const ExplainOptions& options
 
 /// Appends the raw maps (k, h, w) of input `i` for its classes.
 void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor& maps,
-              const at::Tensor& logits_row, bool binary, const Model& model);
+              const at::Tensor& logits_row, const ExplainOptions& options, const Model& model);
 
 Map to_map(const at::Tensor& hw);
 
-/// Score-CAM and Ablation-CAM maps (k, h, w) for one input: x (C_in, H, W), features (C, h, w).
-at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& features,
+/// Score-CAM maps (k, h, w) for one input: x (C_in, H, W), a its map stack (C, h, w).
+at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
                          const std::vector<int>& classes, int batch_size);
-at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& features,
+/// Ablation-CAM maps (k, h, w) for one input: raw its tapped activation as the layer returns it
+/// (batch of one), a the map stack (C, h, w), crossing the values the upper layers also read.
+at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const at::Tensor& a,
                             const std::vector<c10::IValue>& crossing, const at::Tensor& logits,
                             const std::vector<int>& classes, int batch_size);
 
@@ -36,28 +43,31 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& features,
 at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels);
 
 /// Prediction of class c from a row of logits and its scores.
-Prediction predict(const Model& model, bool binary, const float* logits, const float* scores,
-                   int c);
+Prediction predict(const Model& model, const float* logits, const float* scores, int c,
+                   const ExplainOptions& options);
 
 bool is_gradient_method(Method m);
 
 /// The map (h, w) of a gradient method from activations a and gradients g, both (C, h, w).
 at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g);
 
-/// Throws unless `method` can run on the model: Error(usage) for a --layer CAM cannot use,
-/// Error(model) for CAM without a CAM head or any method without a layer (with the reason).
-void check_method(const Model& model, Method method);
+/// Explainer::check without an Explainer.
+void check_method(const Model& model, const ExplainOptions& options);
 
 /// (logits, features) of the tapped graph on `batch`: with gradients recorded from the tap
-/// upwards for gradient methods, else under no-grad.
+/// upwards for gradient methods, else under no-grad. Features as the layer returns them.
 std::pair<at::Tensor, at::Tensor> run_tapped(const Model::Impl& m, Method method,
                                              const at::Tensor& batch);
 
-/// CAM's checks on float features (N, C, h, w) and the model's CPU logits: the layer's channels
-/// fit the classifier (Error(usage)), and for linear heads the CAM identity holds: the head
-/// applied to the features reproduces the logits (Error(model) "the maps do not reproduce the
-/// model's logits; <why>"). Costs K*C multiply-adds per row.
+/// CAM's checks on channels-first float features (N, C, h, w) and the model's CPU logits: the
+/// layer's channels fit the classifier (Error(usage)), and for linear heads the CAM identity
+/// holds: the head applied to the features reproduces the logits (Error(model) "the maps do
+/// not reproduce the model's logits; <why>"). Costs K*C multiply-adds per row.
 void check_cam(const Model::Impl& m, const at::Tensor& features, const at::Tensor& logits,
                const std::string& why);
+
+/// Throws Error(input) naming what is not finite: logits (N, K), map stacks, maps. The
+/// optimised graph's ReLU turns NaN into 0, so the inputs are checked as well (prepare()).
+void check_finite(const at::Tensor& t, const std::string& what);
 
 }  // namespace camkit::detail

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "camkit/error.hpp"
 #include "explain/explain_impl.hpp"
+#include "model/layout.hpp"
 #include "methods/methods.hpp"
 
 namespace camkit::detail {
@@ -27,8 +29,9 @@ int64_t mask_batch(const Model::Impl& m, const at::Tensor& x, int batch_size) {
 
 }  // namespace
 
-at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& features,
+at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
                          const std::vector<int>& classes, int batch_size) {
+  const at::Tensor features = a.to(at::kFloat);
   torch::NoGradGuard no_grad;
   const at::Tensor constant = methods::scorecam_constant(features);
   // Channels whose map is constant have an all-zero mask and so one masked input between them:
@@ -45,7 +48,7 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
     at::Tensor unused;
     const at::Tensor masks =
         methods::scorecam_masks(features.index_select(0, idx), x.size(1), x.size(2), &unused);
-    chunks.push_back(m.run(x.unsqueeze(0) * masks.unsqueeze(1)).first);
+    chunks.push_back(m.logits_rows(m.run(x.unsqueeze(0) * masks.unsqueeze(1)).first, idx.size(0)));
   }
   const int64_t k = features.size(0);
   const at::Tensor idx = at::tensor(std::vector<int64_t>(classes.begin(), classes.end()));
@@ -54,7 +57,7 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
     scores.index_copy_(0, varying.cpu(),
                        at::cat(chunks).to(at::kCPU, at::kFloat).index_select(1, idx));
   if (any_constant) {
-    const at::Tensor zero = m.run(at::zeros_like(x).unsqueeze(0)).first.to(at::kCPU, at::kFloat);
+    const at::Tensor zero = m.logits_rows(m.run(at::zeros_like(x).unsqueeze(0)).first, 1);
     scores.index_put_({constant.cpu()}, zero.index_select(1, idx));
   }
   std::vector<at::Tensor> maps;
@@ -63,14 +66,15 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
   return at::stack(maps);
 }
 
-at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& features,
+at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const at::Tensor& a,
                             const std::vector<c10::IValue>& crossing, const at::Tensor& logits,
                             const std::vector<int>& classes, int batch_size) {
   torch::NoGradGuard no_grad;
-  const int64_t k = features.size(0);
-  // The layers above the tap run on a batch of copies of A, each with one channel zeroed.
-  // Values they read from below the tap are repeated along the batch when batched; ones that
-  // are not tensors of batch 1 force one copy per run.
+  const int64_t k = a.size(0);
+  // The layers above the tap run on a batch of copies of the layer's output, each with one
+  // channel of its map zeroed (for token layouts, in the patch tokens: the prefix tokens are
+  // not part of the map). Values they read from below the tap are repeated along the batch
+  // when batched; ones that are not tensors of batch 1 force one copy per run.
   bool batchable = true;
   for (const c10::IValue& v : crossing)
     batchable &= v.isTensor() && v.toTensor().dim() > 0 && v.toTensor().size(0) == 1;
@@ -78,21 +82,29 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& features,
   std::vector<at::Tensor> out;
   for (int64_t start = 0; start < k; start += step) {
     const int64_t b = std::min(k, start + step) - start;
-    at::Tensor batch = features.unsqueeze(0).repeat({b, 1, 1, 1});
-    for (int64_t i = 0; i < b; ++i) batch[i][start + i].zero_();
+    std::vector<int64_t> reps(static_cast<size_t>(raw.dim()), 1);
+    reps[0] = b;
+    at::Tensor batch = raw.repeat(reps);
+    // The channels-first view shares the batch's storage: zeroing it ablates the layer output.
+    const at::Tensor view = channels_first(batch, m.layout);
+    if (!view.is_alias_of(batch))
+      throw Error(ErrorCode::model, "Ablation-CAM cannot ablate channels of layer " +
+                                        m.layer.layer + " in its layout");
+    for (int64_t i = 0; i < b; ++i) view[i][start + i].zero_();
     std::vector<c10::IValue> args{batch};
     for (const c10::IValue& v : crossing) {
       if (b == 1) {
         args.push_back(v);
         continue;
       }
-      std::vector<int64_t> reps(v.toTensor().dim(), 1);
-      reps[0] = b;
-      args.emplace_back(v.toTensor().repeat(reps));
+      std::vector<int64_t> r(v.toTensor().dim(), 1);
+      r[0] = b;
+      args.emplace_back(v.toTensor().repeat(r));
     }
-    out.push_back(m.call(*m.upper, args).toTensor().reshape({b, -1}));
+    out.push_back(m.logits_rows(m.call(m.upper_fn(), args).toTensor(), b));
   }
   const at::Tensor ablated = at::cat(out).to(at::kFloat);
+  const at::Tensor features = a.to(at::kFloat);
   std::vector<at::Tensor> maps;
   for (int c : classes)
     maps.push_back(methods::ablationcam(features, ablated.select(1, c).to(features.device()),

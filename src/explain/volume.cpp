@@ -6,16 +6,9 @@
 #include "camkit/explain.hpp"
 #include "explain/explain_impl.hpp"
 #include "methods/methods.hpp"
+#include "model/layout.hpp"
 
 namespace camkit {
-namespace {
-
-// The exam's activations as (S, C, h, w): a stacked model may keep the leading exam dimension.
-at::Tensor per_slice(const at::Tensor& t) {
-  return t.dim() == 5 && t.size(0) == 1 ? t[0] : t;
-}
-
-}  // namespace
 
 VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
                                             VolumeLayout layout,
@@ -27,7 +20,7 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
     throw Error(ErrorCode::usage, method_name(method) +
                                       " is not available for volumes; use cam, a gradient "
                                       "method or eigencam");
-  detail::check_method(model_, method);
+  detail::check_method(model_, options);
 
   std::vector<const Prepared*> inputs;
   for (const Prepared& p : slices) inputs.push_back(&p);
@@ -36,7 +29,9 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
   const bool gradients = detail::is_gradient_method(method);
   const auto [logits, features] = detail::run_tapped(m, method, batch);
   const int64_t s = static_cast<int64_t>(slices.size());
-  const at::Tensor a = per_slice(features).detach().to(at::kFloat);
+  // The slices' activations as (S, C, h, w): a stacked model may keep the leading exam
+  // dimension, which the layout squeezes away.
+  const at::Tensor a = detail::channels_first(features, m.layout).detach().to(at::kFloat);
   if (a.dim() != 4 || a.size(0) != s)
     throw Error(ErrorCode::model, "the tapped layer " + m.layer.layer + " has shape " +
                                       c10::str(features.sizes()) + " for " + std::to_string(s) +
@@ -51,16 +46,22 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
                                       " rows of logits for " + std::to_string(s) +
                                       " slices; expected 1 (the exam) or one per slice");
   const at::Tensor exam = (per_slice_logits ? std::get<0>(lg.max(0, true)) : lg).contiguous();
+  detail::check_finite(lg, "the model's logits");
   detail::Selection sel = detail::select_classes(exam, options, model_);
   const std::vector<int>& classes = sel.classes.front();
-  const bool binary = exam.size(1) == 1;
 
   VolumeExplanation out;
-  out.binary = binary;
+  out.task = model_.task();
+  out.binary = out.task == Task::binary;
+  out.layer = m.layer.layer;
+  out.layout = m.layout.name();
+  out.feature_shape = {static_cast<int>(a.size(1)), static_cast<int>(a.size(2)),
+                       static_cast<int>(a.size(3))};
+  out.positives = sel.explanations.front().positives;
   out.method = method;
   out.predictions = sel.explanations.front().predictions;
   if (per_slice_logits) {
-    const at::Tensor sc = (binary ? lg.sigmoid() : lg.softmax(1)).contiguous();
+    const at::Tensor sc = detail::scores_of(lg, out.task).contiguous();
     for (int64_t i = 0; i < s; ++i)
       out.slice_scores.emplace_back(sc[i].data_ptr<float>(), sc[i].data_ptr<float>() + sc.size(1));
   }
@@ -78,8 +79,9 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
       // The exam's logit (or each slice's own, for per-slice logits) for class c_j.
       at::Tensor go = at::zeros_like(logits);
       go.view({lg.size(0), -1}).select(1, classes[j]).fill_(1);
-      const at::Tensor g = per_slice(torch::autograd::grad(
-          {logits}, {features}, {go}, /*retain_graph=*/j + 1 < classes.size())[0]);
+      const at::Tensor g = detail::channels_first(
+          torch::autograd::grad({logits}, {features}, {go}, /*retain_graph=*/j + 1 < classes.size())[0],
+          m.layout);
       torch::NoGradGuard no_grad;
       std::vector<at::Tensor> per;
       for (int64_t i = 0; i < s; ++i)
@@ -94,12 +96,13 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
     maps.assign(classes.size(), all);
   }
 
-  const at::Tensor sc = (binary ? exam.sigmoid() : exam.softmax(1)).contiguous();
+  const at::Tensor sc = detail::scores_of(exam, out.task).contiguous();
   for (size_t j = 0; j < classes.size(); ++j) {
     VolumeClassMaps vm;
-    vm.prediction =
-        detail::predict(model_, binary, exam.data_ptr<float>(), sc.data_ptr<float>(), classes[j]);
+    vm.prediction = detail::predict(model_, exam.data_ptr<float>(), sc.data_ptr<float>(),
+                                    classes[j], options);
     const at::Tensor mj = maps[j].to(at::kCPU, at::kFloat);
+    detail::check_finite(mj, "the maps");
     for (int64_t i = 0; i < s; ++i) vm.slices.push_back(detail::to_map(mj[i]));
     out.maps.push_back(std::move(vm));
   }

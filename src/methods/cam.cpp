@@ -3,9 +3,11 @@
 namespace camkit::methods {
 
 at::Tensor weighted_sum(const at::Tensor& weights, const at::Tensor& a) {
-  const int64_t c = a.size(0), h = a.size(1), w = a.size(2);
+  // Any number of spatial axes: (C, s1, ..., sd) -> (k, s1, ..., sd).
   const at::Tensor rows = weights.dim() == 1 ? weights.unsqueeze(0) : weights;
-  at::Tensor maps = at::mm(rows, a.reshape({c, h * w})).view({rows.size(0), h, w});
+  std::vector<int64_t> shape = a.sizes().vec();
+  shape[0] = rows.size(0);
+  at::Tensor maps = at::mm(rows, a.reshape({a.size(0), -1})).view(shape);
   return weights.dim() == 1 ? maps[0] : maps;
 }
 

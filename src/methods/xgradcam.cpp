@@ -3,7 +3,7 @@
 namespace camkit::methods {
 
 at::Tensor xgradcam(const at::Tensor& a, const at::Tensor& g) {
-  return weighted_sum((a * g).sum({1, 2}) / (a.sum({1, 2}) + 1e-7), a);
+  return weighted_sum((a * g).flatten(1).sum(1) / (a.flatten(1).sum(1) + 1e-7), a);
 }
 
 }  // namespace camkit::methods

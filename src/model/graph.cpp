@@ -73,24 +73,48 @@ std::string attribute_path(Value* v) {
   return parent.empty() ? name : parent + "." + name;
 }
 
-Value* module_output(torch::jit::Graph& graph, const std::string& path) {
+const std::string& ModulePaths::of(const Node* node) const {
+  auto it = paths_.find(node);
+  if (it == paths_.end()) it = paths_.emplace(node, module_path(node)).first;
+  return it->second;
+}
+
+Value* ModulePaths::module_output(const std::string& path) const {
+  if (auto it = outputs_.find(path); it != outputs_.end()) return it->second;
   Value* found = nullptr;
-  for (Node* n : graph.nodes()) {
+  for (Node* n : graph_.nodes()) {
     if (n->kind() == c10::prim::GetAttr || n->kind() == c10::prim::Constant) continue;
-    if (!inside(module_path(n), path)) continue;
+    if (!inside(of(n), path)) continue;
     for (Value* out : n->outputs()) {
       if (!out->type()->isSubtypeOf(*c10::TensorType::get())) continue;
       for (const torch::jit::Use& use : out->uses()) {
         const Node* user = use.user;
-        while (user->owningBlock() != graph.block()) user = user->owningBlock()->owningNode();
-        if (user->kind() == c10::prim::Return || !inside(module_path(user), path)) {
+        while (user->owningBlock() != graph_.block()) user = user->owningBlock()->owningNode();
+        if (user->kind() == c10::prim::Return || !inside(of(user), path)) {
           found = out;  // graph order: the last such value wins
           break;
         }
       }
     }
   }
+  outputs_[path] = found;
   return found;
+}
+
+std::string module_type(const torch::jit::Module& root, const std::string& path) {
+  c10::IValue cur = root._ivalue();
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t dot = path.find('.', start);
+    const std::string name = path.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (!cur.isObject() || !cur.toObject()->type()->hasAttribute(name)) return "";
+    cur = cur.toObject()->getAttr(name);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!cur.isObject()) return "";
+  const auto qn = cur.toObject()->type()->name();
+  return qn ? qn->name() : "";
 }
 
 std::string op_name(const Node* node) {
@@ -99,18 +123,17 @@ std::string op_name(const Node* node) {
   return s;
 }
 
-std::pair<std::string, std::vector<std::string>> describe_value(torch::jit::Graph& graph,
-                                                                Value* v) {
+std::pair<std::string, std::vector<std::string>> ModulePaths::describe(Value* v) const {
   std::vector<std::string> ops;
   for (int hops = 0; hops < 8; ++hops) {
-    const std::string path = module_path(v->node());
+    const std::string path = of(v->node());
     // The outermost enclosing module whose output this value is.
     std::string prefix;
     size_t pos = 0;
     while (!path.empty()) {
       pos = path.find('.', pos);
       prefix = path.substr(0, pos);
-      if (module_output(graph, prefix) == v) {
+      if (module_output(prefix) == v) {
         std::reverse(ops.begin(), ops.end());
         return {prefix, ops};
       }

@@ -6,6 +6,7 @@
 #include <torch/script.h>
 
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -29,14 +30,29 @@ std::optional<c10::IValue> attribute_of(torch::jit::Value* v, const torch::jit::
 /// "fc.weight" for a GetAttr chain from self; "" when `v` is not one.
 std::string attribute_path(torch::jit::Value* v);
 
-/// The tensor value that module `path` outputs (produced inside it, used outside it); the last
-/// one when the module runs more than once. nullptr when no node runs inside the module.
-torch::jit::Value* module_output(torch::jit::Graph& graph, const std::string& path);
+/// Module paths of a graph's nodes, each computed once: analysing a large model (ViT-B has
+/// thousands of nodes) asks for them many times.
+class ModulePaths {
+ public:
+  explicit ModulePaths(torch::jit::Graph& graph) : graph_(graph) {}
+  const std::string& of(const torch::jit::Node* node) const;
 
-/// Name for a feature value: the outermost module whose output it is, plus the element-wise ops
-/// applied after that module (DenseNet: "features" + {"relu"}).
-std::pair<std::string, std::vector<std::string>> describe_value(torch::jit::Graph& graph,
-                                                                torch::jit::Value* v);
+  /// The tensor value that module `path` outputs (produced inside it, used outside it); the
+  /// last one when the module runs more than once. nullptr when no node runs inside the module.
+  torch::jit::Value* module_output(const std::string& path) const;
+
+  /// Name for a feature value: the outermost module whose output it is, plus the element-wise
+  /// ops applied after that module (DenseNet: "features" + {"relu"}).
+  std::pair<std::string, std::vector<std::string>> describe(torch::jit::Value* v) const;
+
+ private:
+  torch::jit::Graph& graph_;
+  mutable std::unordered_map<const torch::jit::Node*, std::string> paths_;
+  mutable std::unordered_map<std::string, torch::jit::Value*> outputs_;
+};
+
+/// The class name of the submodule at `path` ("LayerNorm2d"), "" when there is none.
+std::string module_type(const torch::jit::Module& root, const std::string& path);
 
 /// "aten::relu_" -> "relu".
 std::string op_name(const torch::jit::Node* node);

@@ -1,6 +1,7 @@
 #include "model/head.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "model/graph.hpp"
@@ -31,7 +32,11 @@ bool is_identity_like(const Node* n) {
                                             aten::to,
                                             aten::feature_alpha_dropout,
                                             aten::feature_alpha_dropout_,
-                                            aten::unsqueeze};
+                                            aten::unsqueeze,
+                                            // After the pooling these move size-1 dimensions
+                                            // (ConvNeXt's LayerNorm2d permutes the pooled map).
+                                            aten::permute,
+                                            aten::transpose};
   return ops.count(n->kind()) > 0;
 }
 
@@ -43,11 +48,40 @@ bool is_shape_query(const Node* n) {
   return ops.count(n->kind()) > 0;
 }
 
-// Monotone ops a model may apply to its logits before returning them.
-bool is_output_activation(const Node* n) {
-  static const std::set<c10::Symbol> ops = {aten::softmax, aten::log_softmax, aten::sigmoid,
-                                            aten::sigmoid_};
-  return ops.count(n->kind()) > 0;
+// A tuple, list or dict built only to be returned: the model returns the value beside its
+// logits ((features, logits) models), which leaves the logits' computation alone.
+bool only_returned(const Node* n) {
+  if (n->kind() != prim::TupleConstruct && n->kind() != prim::ListConstruct &&
+      n->kind() != prim::DictConstruct)
+    return false;
+  for (const torch::jit::Use& use : n->output()->uses())
+    if (use.user->kind() != prim::Return && !only_returned(use.user)) return false;
+  return true;
+}
+
+// An op the way users know it from torch.nn: "LayerNorm", "Hardswish".
+std::string user_name(const Node* n) {
+  static const std::map<std::string, std::string> names = {
+      {"layer_norm", "LayerNorm"},   {"batch_norm", "BatchNorm"},  {"group_norm", "GroupNorm"},
+      {"instance_norm", "InstanceNorm"}, {"relu", "ReLU"},          {"relu6", "ReLU6"},
+      {"hardtanh", "Hardtanh"},      {"hardswish", "Hardswish"},   {"hardsigmoid", "Hardsigmoid"},
+      {"gelu", "GELU"},              {"silu", "SiLU"},             {"sigmoid", "Sigmoid"},
+      {"tanh", "Tanh"},              {"elu", "ELU"},               {"leaky_relu", "LeakyReLU"},
+      {"softmax", "Softmax"},        {"log_softmax", "LogSoftmax"}, {"linear", "second Linear"},
+      {"addmm", "second Linear"},    {"matmul", "matmul"},         {"mul", "multiplication"},
+      {"div", "division"},           {"add", "addition"},          {"cat", "concatenation"},
+      {"pow", "power"},              {"mean", "mean"},             {"max", "max"}};
+  const std::string op = op_name(n);
+  const auto it = names.find(op);
+  return it == names.end() ? n->kind().toQualString() : it->second;
+}
+
+// " (classifier.0, LayerNorm2d)": where an op runs, by module path and class.
+std::string where(const Node* n, const torch::jit::Module& root) {
+  const std::string path = module_path(n);
+  if (path.empty()) return "";
+  const std::string type = module_type(root, path);
+  return " (" + path + (type.empty() ? "" : ", " + type) + ")";
 }
 
 bool is_relu(const Node* n) {
@@ -166,7 +200,7 @@ Flow follow(Value* v) {
     f.values.push_back(cur);
     for (const torch::jit::Use& use : cur->uses()) {
       Node* user = use.user;
-      if (user->kind() == prim::Return) {
+      if (user->kind() == prim::Return || only_returned(user)) {
         f.reaches_return = true;
       } else if (is_shape_query(user)) {
         continue;
@@ -180,27 +214,26 @@ Flow follow(Value* v) {
   return f;
 }
 
-// Whether the logits reach the model's output through identity-like ops, a final activation and
-// tuples (followed element by element: packed by TupleConstruct, unpacked by TupleUnpack or
-// TupleIndex). On failure `why` names the op in the way.
-bool reaches_output_linearly(Value* logits, std::string* why) {
+// Whether `from` reaches `target` (the model's chosen logits) through identity-like ops only,
+// following tuples element by element (packed by TupleConstruct, unpacked by TupleUnpack or
+// TupleIndex: scripted GoogLeNet builds GoogLeNetOutputs twice). On failure `why` names the
+// first op in the way, in the user's terms.
+bool reaches(Value* from, Value* target, const torch::jit::Module& root, std::string* why) {
   struct Item {
     Value* value;
-    std::vector<size_t> path;  // tuple indices from the outermost tuple down to the logits
+    std::vector<size_t> path;  // tuple indices from the outermost tuple down to the value
   };
-  std::vector<Item> todo{{logits, {}}};
-  bool reached = false;
+  std::vector<Item> todo{{from, {}}};
+  std::string first;
   while (!todo.empty()) {
     Item cur = todo.back();
     todo.pop_back();
+    if (cur.value == target && cur.path.empty()) return true;
     for (const torch::jit::Use& use : cur.value->uses()) {
       Node* user = use.user;
       const bool in_tuple = !cur.path.empty();
-      if (user->kind() == prim::Return) {
-        reached = true;
-      } else if (is_shape_query(user)) {
-        continue;
-      } else if (user->kind() == prim::TupleConstruct || user->kind() == prim::ListConstruct) {
+      if (user->kind() == prim::Return || is_shape_query(user)) continue;
+      if (user->kind() == prim::TupleConstruct || user->kind() == prim::ListConstruct) {
         Item next{user->output(), cur.path};
         next.path.push_back(use.offset);
         todo.push_back(next);
@@ -211,25 +244,20 @@ bool reaches_output_linearly(Value* logits, std::string* why) {
       } else if (in_tuple &&
                  (user->kind() == prim::TupleIndex || user->kind() == aten::__getitem__)) {
         auto index = constant_of(user->input(1));
-        if (!index || !index->isInt()) {
-          *why = user->kind().toQualString();
-          return false;
-        }
-        if (static_cast<size_t>(index->toInt()) != cur.path.back()) continue;  // another element
+        if (!index || !index->isInt() || static_cast<size_t>(index->toInt()) != cur.path.back())
+          continue;
         Item next{user->output(), cur.path};
         next.path.pop_back();
         todo.push_back(next);
-      } else if (!in_tuple &&
-                 ((is_identity_like(user) && use.offset == 0) || is_output_activation(user))) {
+      } else if (!in_tuple && is_identity_like(user) && use.offset == 0) {
         todo.push_back({user->output(), cur.path});
-      } else {
-        *why = user->kind().toQualString();
-        return false;
+      } else if (first.empty() && !in_tuple) {
+        first = "a " + user_name(user) + where(user, root);
       }
     }
   }
-  if (!reached) *why = "nothing: it does not reach the model's output";
-  return reached;
+  *why = first.empty() ? "nothing: it does not reach the logits the model returns" : first;
+  return false;
 }
 
 // SqueezeNet form: pool input <- [ReLU] <- 1x1 conv (stride 1, no padding, groups 1).
@@ -298,7 +326,8 @@ std::string slice_reduction(const torch::jit::Use& use) {
 
 }  // namespace
 
-GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module) {
+GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module,
+                        Value* logits) {
   std::vector<Node*> pools;
   for (Node* n : graph.nodes())
     if (is_global_pool(n)) pools.push_back(n);
@@ -321,11 +350,13 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
       reduce = slice_reduction(flow.others.front());
       if (!reduce.empty()) flow = follow(flow.others.front().user->output(0));
     }
-    if (flow.others.empty() && flow.reaches_return) {
+    const bool pooled_are_logits =
+        std::find(flow.values.begin(), flow.values.end(), logits) != flow.values.end();
+    if (pooled_are_logits) {
       if (auto h = conv_classifier_before(pool, module)) {
         h->found = true;
         h->pooling = pool_kind;
-        h->logits = flow.values.back();
+        h->logits = logits;
         return *h;
       }
       if (last_reason.empty())
@@ -342,14 +373,14 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
     auto lin = as_linear(use.user, use.user->input(use.offset), module);
     if (!lin) {
       if (last_reason.empty())
-        last_reason = std::string("the pooled features go through ") +
-                      use.user->kind().toQualString() + " (" + module_path(use.user) +
-                      ") before any linear layer; a non-linear function of the pooled vector has "
+        last_reason = "the pooled features go through a " + user_name(use.user) +
+                      where(use.user, module) +
+                      " before any linear layer; a non-linear function of the pooled vector has "
                       "no class activation map";
       continue;
     }
     std::string why;
-    if (!reaches_output_linearly(lin->output, &why)) {
+    if (!reaches(lin->output, logits, module, &why)) {
       if (last_reason.empty())
         last_reason = "the output of " + lin->name + " goes through " + why +
                       " before the logits; a non-linear head has no class activation map";

@@ -25,9 +25,11 @@ struct GraphHead {
 
 /// Analyses `graph` (the model's inlined forward) structurally: a global average pooling whose
 /// result reaches a linear classifier only through shape-only or identity ops (flatten, view,
-/// dropout), and whose classifier output reaches the model output only through such ops or a
-/// final softmax/sigmoid; or a 1x1 convolution classifier, optionally followed by ReLU, before
-/// the pooling. Weights are read from `module`.
-GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module);
+/// dropout), and whose classifier output is `logits` (the output chosen as the model's logits,
+/// before any final softmax/sigmoid) or reaches it only through such ops; or a 1x1 convolution
+/// classifier, optionally followed by ReLU, before the pooling. Weights are read from `module`.
+/// Reasons name the op in the way as torch.nn does ("a LayerNorm (classifier.0, LayerNorm2d)").
+GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module,
+                        torch::jit::Value* logits);
 
 }  // namespace camkit::detail

@@ -1,11 +1,13 @@
+// Model::load: read the file, analyse the inlined graph, probe it once, and settle the output,
+// task, CAM head, layer and layout every method relies on (model.hpp: "Verify, then trust").
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/api/function_impl.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "camkit/error.hpp"
@@ -13,17 +15,18 @@
 #include "model/head.hpp"
 #include "model/metadata.hpp"
 #include "model/model_impl.hpp"
+#include "model/outputs.hpp"
+#include "model/probe.hpp"
 #include "model/tap.hpp"
 
 namespace camkit {
 namespace {
 
+using detail::Axes;
+using detail::Axis;
 using detail::GraphHead;
-
-std::string first_line(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  return line.size() > 200 ? line.substr(0, 200) + "..." : line;
-}
+using detail::Layout;
+using torch::jit::Value;
 
 c10::Device parse_device(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
@@ -46,283 +49,325 @@ HeadInfo no_head(const std::string& reason) {
   return h;
 }
 
-// Channels of the first convolution's input: the model's input channels.
-int input_channels_of(torch::jit::Graph& graph, const torch::jit::Module& module) {
+// The first convolution: the model's input channels and spatial rank (2 for Conv2d).
+std::pair<int, int> first_convolution(torch::jit::Graph& graph, const torch::jit::Module& module) {
+  static const std::set<std::string> convs = {"aten::_convolution", "aten::conv1d",
+                                              "aten::conv2d", "aten::conv3d"};
   for (torch::jit::Node* n : graph.nodes()) {
-    if (n->kind() != c10::aten::_convolution && n->kind() != c10::aten::conv2d) continue;
+    if (!convs.count(n->kind().toQualString())) continue;
     auto w = detail::attribute_of(n->input(1), module);
-    if (!w || !w->isTensor() || w->toTensor().dim() != 4) return 0;
-    const int groups_index = n->kind() == c10::aten::conv2d ? 6 : 8;
+    if (!w || !w->isTensor() || w->toTensor().dim() < 3) return {0, 0};
+    const int groups_index = n->kind() == c10::aten::_convolution ? 8 : 6;
     auto groups = detail::constant_of(n->input(groups_index));
-    return static_cast<int>(w->toTensor().size(1) * (groups ? groups->toInt() : 1));
+    const at::Tensor weight = w->toTensor();
+    return {static_cast<int>(weight.size(1) * (groups && groups->isInt() ? groups->toInt() : 1)),
+            static_cast<int>(weight.dim() - 2)};
   }
-  return 0;
+  return {0, 0};
 }
 
-// The tapped graph as a method of the model, frozen (weights become constants) and optimised
-// for inference (conv-BN folding, oneDNN layouts); nullopt when the graph does not freeze.
-std::optional<torch::jit::Module> freeze_tapped(torch::jit::Module& module,
-                                                const std::shared_ptr<torch::jit::Graph>& g) {
-  try {
-    const auto type = module.type();
-    const std::string method = Model::Impl::kTappedMethod;
-    if (type->findMethod(method)) type->unsafeRemoveMethod(method);
-    auto cu = module._ivalue()->compilation_unit();
-    torch::jit::Function* fn =
-        cu->create_function(c10::QualifiedName(*type->name(), method), g->copy(), true);
-    type->addMethod(fn);
-    torch::jit::Module frozen = torch::jit::freeze(module, std::vector<std::string>{method});
-    return torch::jit::optimize_for_inference(frozen, {method});
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+// The labels of the input's dimensions: (batch, channel, space...); an exam stack has a
+// leading dimension of one exam, and its slices run as the batch.
+Axes input_axes(const Model::Impl& m) {
+  Axes a;
+  if (m.metadata.volume == "stacked") a.push_back(Axis{});
+  a.push_back(Axis::of(Axis::batch));
+  a.push_back(Axis::of(Axis::channel));
+  for (int i = 0; i < m.spatial_dims; ++i) a.push_back(Axis::of(Axis::space, i));
+  return a;
 }
 
-// The input of probe runs: the model's declared input, else 224x224.
-at::Tensor probe_input(const Model::Impl& m) {
-  Preprocess pre = m.metadata.preprocess.value_or(Preprocess{});
-  int h = pre.input_height(), w = pre.input_width();
-  if (h == 0 && m.input.height > 0) h = m.input.height, w = m.input.width;
-  if (h == 0) h = w = 224;
-  const int c = m.input.channels > 0 ? m.input.channels : 3;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  // Exam models take a stack of slices: two, so that a reduction over them is exercised.
-  if (m.metadata.volume == "stacked") return at::randn({1, 2, c, h, w}, gen).to(m.device);
-  if (m.metadata.volume == "batch") return at::randn({2, c, h, w}, gen).to(m.device);
-  return at::randn({1, c, h, w}, gen).to(m.device);
+// The logits before a final softmax/sigmoid the model applies; `activation` names it.
+Value* before_activation(Value* v, std::string* activation) {
+  static const std::set<std::string> ops = {"aten::softmax", "aten::log_softmax",
+                                            "aten::sigmoid", "aten::sigmoid_"};
+  torch::jit::Node* n = v->node();
+  if (!ops.count(n->kind().toQualString())) return v;
+  *activation = detail::op_name(n);
+  return n->input(0);
 }
 
-// Records the tapped layer's shape for the probe input; false when the probe does not run.
-bool probe_layer(Model::Impl& m, at::Tensor* logits = nullptr, at::Tensor* features = nullptr) {
+// The model's forward must take one tensor: camkit feeds it one (batch of) image(s).
+void check_inputs(torch::jit::Graph& graph, const std::string& path) {
+  const size_t n = graph.inputs().size() - 1;
+  if (n == 1) return;
+  std::string names;
+  for (size_t i = 1; i < graph.inputs().size(); ++i)
+    names += (i > 1 ? ", " : "") + graph.inputs()[i]->debugNameBase();
+  throw Error(ErrorCode::model, path + ": the model's forward takes " + std::to_string(n) +
+                                    " inputs (" + names +
+                                    "); camkit feeds it one image tensor. Export a wrapper "
+                                    "whose forward takes the image alone");
+}
+
+// The identity mean(M_c) + b_c = y_c on the probe: proves the head found in the graph is the
+// one computing the logits (and that an avg_pool2d covers the whole map).
+std::string cam_identity(const Model::Impl& m, const at::Tensor& features,
+                         const at::Tensor& logits) {
   torch::NoGradGuard no_grad;
-  at::Tensor l, f;
-  try {
-    std::tie(l, f) = m.run(probe_input(m));
-  } catch (const std::exception&) {
-    return false;  // the model needs another input size; checked on real inputs instead
-  }
-  if (f.dim() == 4) {
-    m.layer.channels = static_cast<int>(f.size(1));
-    m.layer.height = static_cast<int>(f.size(2));
-    m.layer.width = static_cast<int>(f.size(3));
-  }
-  if (l.dim() == 2) m.num_classes = static_cast<int>(l.size(1));
-  if (logits) *logits = l;
-  if (features) *features = f;
-  return true;
+  const at::Tensor expected = m.head_logits(features).to(at::kCPU);
+  const at::Tensor got = logits.to(at::kCPU, at::kFloat).reshape(expected.sizes());
+  const double scale = std::max(1.0, got.abs().max().item<double>());
+  const double err = (expected - got).abs().max().item<double>();
+  if (err <= 1e-3 * scale) return "";
+  std::ostringstream why;
+  why << "the head found (" << m.head.pooling << " -> " << m.head.classifier
+      << ") does not reproduce the logits (max difference " << err
+      << "); the pooling may not be global";
+  return why.str();
 }
 
-// The identity mean(M_c) + b_c = y_c on a seeded random input: proves the head found in the
-// graph is the one computing the logits (and that an avg_pool2d covers the whole map).
-void verify_head(Model::Impl& m) {
-  at::Tensor logits, features;
-  if (!probe_layer(m, &logits, &features)) return;
-  if (features.dim() != 4) {
-    m.head = no_head("the feature map is not 4-D (N, C, H, W)");
-    return;
-  }
-  m.head.feature_height = static_cast<int>(features.size(2));
-  m.head.feature_width = static_cast<int>(features.size(3));
-  if (features.size(1) != m.weight.size(1)) {
-    m.cam_layer_error = "--layer " + m.options.layer + " outputs " +
-                        std::to_string(features.size(1)) + " channels, but the classifier " +
-                        m.head.classifier + " takes " + std::to_string(m.weight.size(1)) +
-                        "; CAM needs the classifier's input (gradient methods take any layer)";
-    return;
-  }
-  torch::NoGradGuard no_grad;
-  const at::Tensor expected = m.head_logits(features);
-  const double scale = std::max(1.0, logits.abs().max().item<double>());
-  const double err = (expected - logits.to(at::kFloat)).abs().max().item<double>();
-  if (err > 1e-3 * scale) {
-    std::ostringstream why;
-    why << "the head found (" << m.head.pooling << " -> " << m.head.classifier
-        << ") does not reproduce the logits (max difference " << err
-        << "); the pooling may not be global";
-    m.head = no_head(why.str());
-  }
-}
-
-// The last 4-D activation with spatial size > 1 that the logits depend on, found by running
-// every candidate once on a probe input.
-torch::jit::Value* last_activation(Model::Impl& m, torch::jit::Graph& graph,
-                                   torch::jit::Value* logits) {
-  const std::vector<torch::jit::Value*> candidates = detail::ancestor_tensors(graph, logits);
-  if (candidates.empty()) return nullptr;
-  auto probe = detail::tapped_graph(graph, logits, candidates.front(), candidates);
-  torch::jit::GraphFunction fn("camkit_probe", probe, nullptr);
-  torch::NoGradGuard no_grad;
-  c10::IValue out;
+// Reads the file and its metadata; the graph is analysed by the caller.
+void read_file(Model::Impl& m) {
+  std::error_code ec;
+  if (!std::filesystem::exists(m.path, ec))
+    throw Error(ErrorCode::model, m.path + ": no such model file");
+  if (std::filesystem::is_directory(m.path, ec))
+    throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
+  torch::jit::ExtraFilesMap extra{{detail::kMetadataFile, ""}};
   try {
-    out = m.call(fn, {probe_input(m)});
-  } catch (const std::exception&) {
-    return nullptr;
+    m.module = torch::jit::load(m.path, m.device, extra);
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::model,
+                m.path + ": not a loadable TorchScript model (" + detail::torch_error(e.what()) + ")");
   }
-  const auto& values = out.toTuple()->elements();
-  for (size_t i = values.size(); i-- > 2;) {
-    if (!values[i].isTensor()) continue;
-    const at::Tensor t = values[i].toTensor();
-    if (t.dim() == 4 && t.size(2) * t.size(3) > 1) return candidates[i - 2];
-  }
-  return nullptr;
+  m.module.eval();
+  if (!extra[detail::kMetadataFile].empty())
+    m.metadata = detail::parse_metadata(extra[detail::kMetadataFile], m.path);
+  for (const auto& sub : m.module.named_modules())
+    if (!sub.name.empty()) m.modules.push_back(sub.name);
+  if (!m.module.find_method("forward"))
+    throw Error(ErrorCode::model, m.path + ": the model has no forward method");
 }
 
 }  // namespace
 
-c10::IValue Model::Impl::call(torch::jit::GraphFunction& fn, std::vector<c10::IValue> args) const {
-  // Running a loaded graph is safe from several threads at once; nothing here mutates state.
-  std::vector<c10::IValue> stack{module._ivalue()};
-  for (auto& a : args) stack.push_back(std::move(a));
-  fn.run(stack);
-  return stack.front();
-}
-
-std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) const {
-  const c10::IValue out =
-      frozen
-          ? const_cast<torch::jit::Module&>(*frozen).get_method(kTappedMethod)({batch.to(device)})
-          : call(*tapped, {batch.to(device)});
-  const auto tuple = out.toTuple();
-  return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
-}
-
-std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& batch) const {
-  torch::AutoGradMode grad(true);
-  const auto tuple = call(*tapped_grad, {batch.to(device)}).toTuple();
-  return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
-}
-
 Model Model::load(const std::string& path, const ModelOptions& options) {
   auto impl = std::make_shared<Impl>();
-  impl->path = path;
-  impl->options = options;
-  impl->device = parse_device(options.device);
+  Impl& m = *impl;
+  m.path = path;
+  m.options = options;
+  m.device = parse_device(options.device);
   if (options.threads > 0) at::set_num_threads(options.threads);
+  read_file(m);
 
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
-    throw Error(ErrorCode::model, path + ": no such model file");
-  if (std::filesystem::is_directory(path, ec))
-    throw Error(ErrorCode::model, path + ": is a directory, not a model file");
-
-  torch::jit::ExtraFilesMap extra{{detail::kMetadataFile, ""}};
-  try {
-    impl->module = torch::jit::load(path, impl->device, extra);
-  } catch (const std::exception& e) {
+  m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();
+  torch::jit::Graph& g = *m.graph;
+  torch::jit::Inline(g);
+  check_inputs(g, path);
+  const auto [conv_channels, spatial] = first_convolution(g, m.module);
+  if (spatial != 0 && spatial != 2)
     throw Error(ErrorCode::model,
-                path + ": not a loadable TorchScript model (" + first_line(e.what()) + ")");
+                path + ": the model's first convolution is " + std::to_string(spatial) +
+                    "-D; camkit explains 2-D image classifiers (N, C, H, W)");
+  m.input = m.metadata.input;
+  if (m.input.channels == 0) m.input.channels = conv_channels;
+
+  // The outputs, each with the CAM head that would compute it; one probe run measures every
+  // value they depend on and keeps what the checks below compare.
+  const std::vector<detail::OutputCandidate> outputs = detail::output_candidates(g, path);
+  std::vector<Value*> pre(outputs.size());
+  std::vector<std::string> activation(outputs.size());
+  std::vector<GraphHead> heads(outputs.size());
+  std::vector<Value*> keep, measure;
+  std::set<const Value*> measured;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    pre[i] = before_activation(outputs[i].value, &activation[i]);
+    heads[i] = detail::find_cam_head(g, m.module, pre[i]);
+    for (Value* v : detail::ancestor_tensors(g, outputs[i].value))
+      if (measured.insert(v).second) measure.push_back(v);
   }
-  impl->module.eval();
-  if (!extra[detail::kMetadataFile].empty())
-    impl->metadata = detail::parse_metadata(extra[detail::kMetadataFile], path);
-  for (const auto& sub : impl->module.named_modules())
-    if (!sub.name.empty()) impl->modules.push_back(sub.name);
+  for (size_t i = 0; i < outputs.size(); ++i) keep.push_back(pre[i]);
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (heads[i].found) keep.push_back(heads[i].features);
+  const detail::Probe probe = detail::run_probe(m, g, keep, measure);
+  m.max_batch = probe.batch == 1 ? 1 : 0;
 
-  if (!impl->module.find_method("forward"))
-    throw Error(ErrorCode::model, path + ": the model has no forward method");
+  const int declared = m.metadata.num_classes > 0 ? m.metadata.num_classes
+                                                  : static_cast<int>(m.metadata.labels.size());
+  std::string chosen_by;
+  const detail::OutputCandidate& chosen = detail::choose_output(
+      outputs, probe.shapes, options.output.empty() ? m.metadata.output : options.output,
+      declared, path, &chosen_by);
+  const size_t out_index = static_cast<size_t>(&chosen - outputs.data());
+  m.logits = pre[out_index];
+  m.output.chosen = chosen.name;
+  m.output.chosen_by = chosen_by;
+  m.output.activation = activation[out_index];
+  for (const auto& c : outputs) {
+    const auto it = probe.shapes.find(c.value);
+    std::vector<long> shape;
+    if (it != probe.shapes.end()) shape.assign(it->second.begin(), it->second.end());
+    m.output.candidates.push_back({c.name, c.field, shape});
+  }
+  const at::Tensor& probe_logits = probe.kept[out_index];
+  const bool rows_per_input = m.metadata.volume.empty()
+                                  ? probe_logits.dim() >= 1 && probe_logits.size(0) == probe.batch
+                                  : probe_logits.dim() >= 1;
+  if (probe_logits.dim() > 2 || !rows_per_input)
+    throw Error(ErrorCode::model, path + ": the output " +
+                                      (chosen.name.empty() ? "" : chosen.name + " ") + "has shape " +
+                                      c10::str(probe_logits.sizes()) + " for a batch of " +
+                                      std::to_string(probe.batch) +
+                                      ", not one row of logits per input (N, K)" +
+                                      (outputs.size() > 1 ? "; choose another with --output" : ""));
+  m.num_classes = probe_logits.dim() == 2 ? static_cast<int>(probe_logits.size(1)) : 1;
+  if (options.task)
+    m.task = *options.task;
+  else if (!m.metadata.task.empty())
+    m.task = *parse_task(m.metadata.task);
+  else
+    m.task = m.num_classes == 1 ? Task::binary
+             : m.output.activation == "sigmoid" ? Task::multilabel
+                                                : Task::multiclass;
+  if (m.task == Task::multilabel && m.num_classes == 1) m.task = Task::binary;
+  if (options.task && m.task == Task::binary && m.num_classes != 1)
+    throw Error(ErrorCode::usage, path + ": a binary task needs one logit; the model returns " +
+                                      std::to_string(m.num_classes) + " (use multilabel)");
+  detail::check_metadata(m.metadata, conv_channels, m.num_classes, m.task, path);
+  if (m.task == Task::multiclass && m.num_classes == 1)
+    throw Error(ErrorCode::usage, path + ": softmax over a single logit is always 1; a model with "
+                                         "one logit is binary (--scores sigmoid)");
 
-  // Analyse an inlined copy of forward; the copy is then retargeted to return the features.
-  auto graph =
-      torch::jit::toGraphFunction(impl->module.get_method("forward").function()).graph()->copy();
-  torch::jit::Inline(*graph);
-
-  impl->input = impl->metadata.input;
-  if (impl->input.channels == 0) impl->input.channels = input_channels_of(*graph, impl->module);
-
-  GraphHead gh = detail::find_cam_head(*graph, impl->module);
-  HeadInfo& head = impl->head;
-  head.found = gh.found;
-  head.reason = gh.reason;
+  // Axes of every measured value, tracked from the input.
+  const detail::AxisMap axes(g, input_axes(m), probe.shapes);
+  auto layout_for = [&](Value* v, Layout* l, std::string* why) {
+    const auto s = probe.shapes.find(v);
+    if (s == probe.shapes.end()) return *why = "the logits do not depend on it", false;
+    const Axes* a = axes.find(v);
+    if (!a)
+      return *why = "camkit cannot tell its axes from the graph (size " +
+                    c10::str(c10::IntArrayRef(s->second)) + ")",
+             false;
+    return detail::layout_of(*a, s->second, l, why);
+  };
+  const detail::ModulePaths paths(g);
+  // The CAM head of the chosen output.
+  GraphHead gh = heads[out_index];
+  HeadInfo& head = m.head;
+  head = no_head(gh.reason);
   if (gh.found) {
+    Layout l;
+    std::string why;
+    if (!layout_for(gh.features, &l, &why) || l.kind != Layout::channels_first) {
+      head = no_head("the pooled map's axes are not (N, C, H, W): " + why);
+      gh.found = false;
+    }
+  }
+  if (gh.found) {
+    head.found = true;
     head.kind = gh.kind;
     head.pooling = gh.pooling;
     head.classifier = gh.classifier;
-    std::tie(head.feature_layer, head.feature_ops) = detail::describe_value(*graph, gh.features);
+    std::tie(head.feature_layer, head.feature_ops) = paths.describe(gh.features);
     head.num_classes = static_cast<int>(gh.weight.size(0));
     head.feature_channels = static_cast<int>(gh.weight.size(1));
     head.has_bias = gh.bias.defined();
     head.relu_before_pool = gh.relu_before_pool;
     head.slice_reduce = gh.slice_reduce;
-    impl->num_classes = head.num_classes;
-    impl->weight = gh.weight.to(impl->device, at::kFloat).contiguous();
-    impl->bias = gh.bias.defined() ? gh.bias.to(impl->device, at::kFloat).contiguous()
-                                   : at::zeros({gh.weight.size(0)}, impl->weight.options());
+    m.weight = gh.weight.to(m.device, at::kFloat).contiguous();
+    m.bias = gh.bias.defined() ? gh.bias.to(m.device, at::kFloat).contiguous()
+                               : at::zeros({gh.weight.size(0)}, m.weight.options());
+    size_t kept = outputs.size();
+    for (size_t i = 0; i < out_index; ++i) kept += heads[i].found ? 1 : 0;
+    const at::Tensor& f = probe.kept[kept];
+    head.feature_height = static_cast<int>(f.size(2));
+    head.feature_width = static_cast<int>(f.size(3));
+    if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits); !why.empty()) {
+      head = no_head(why);
+      gh.found = false;
+    }
   }
-  torch::jit::Value* logits = gh.found ? gh.logits : detail::model_output(*graph);
-  if (!logits) throw Error(ErrorCode::model, path + ": the model does not return a tensor");
 
-  // The layer the methods read: --layer, else the CAM head's feature map, else the last 4-D
-  // activation (found by a probe run).
-  LayerInfo& layer = impl->layer;
-  torch::jit::Value* features = nullptr;
+  // The layer the methods read: --layer, else the CAM head's map, else the last map the
+  // logits depend on (found with autograd).
+  LayerInfo& layer = m.layer;
+  Value* features = nullptr;
   if (!options.layer.empty()) {
-    features = detail::module_output(*graph, options.layer);
+    features = paths.module_output(options.layer);
     if (!features)
       throw Error(ErrorCode::usage, "--layer " + options.layer +
                                         ": no such module in the model (camkit info lists "
                                         "the module paths)");
-    if (features->node()->owningBlock() != graph->block())
-      throw Error(ErrorCode::usage, "--layer " + options.layer +
+    if (features->node()->owningBlock() != g.block())
+      throw Error(ErrorCode::model, path + ": --layer " + options.layer +
                                         ": its output is computed under control flow and "
                                         "cannot be tapped");
+    std::string why;
+    if (!layout_for(features, &m.layout, &why))
+      throw Error(ErrorCode::model, path + ": --layer " + options.layer + ": " + why +
+                                        "; camkit explains layers whose batch, channel and "
+                                        "spatial axes it can place (camkit info shows the "
+                                        "default layer)");
+    if (!detail::has_extent(m.layout))
+      throw Error(ErrorCode::model, path + ": --layer " + options.layer +
+                                        ": its map has a single position (1x1); choose a "
+                                        "layer before the global pooling");
     layer.layer = options.layer;
     layer.chosen_by = "--layer";
   } else if (gh.found) {
     features = gh.features;
+    std::string why;
+    layout_for(features, &m.layout, &why);
     layer.layer = head.feature_layer;
     layer.ops = head.feature_ops;
     layer.chosen_by = "cam head";
   } else {
-    features = last_activation(*impl, *graph, logits);
-    if (features) {
-      std::tie(layer.layer, layer.ops) = detail::describe_value(*graph, features);
-      layer.chosen_by = "last activation";
+    std::vector<detail::Candidate> candidates;
+    for (Value* v : detail::ancestor_tensors(g, m.logits)) {
+      detail::Candidate c{v, {}};
+      std::string why;
+      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout))
+        candidates.push_back(c);
+    }
+    const detail::DefaultLayer d = detail::default_layer(m, g, candidates);
+    layer.gradient_error = d.gradient_error;
+    if (d.chosen) {
+      features = d.chosen->value;
+      m.layout = d.chosen->layout;
+      std::tie(layer.layer, layer.ops) = paths.describe(features);
+      layer.chosen_by = "last map";
+    } else {
+      layer.reason = d.reason;
     }
   }
-  if (!features) {
-    layer.reason =
-        "no 4-D activation with spatial size > 1 found for a probe input; name one "
-        "with --layer";
-    return Model(std::move(impl));
-  }
+  m.probe = detail::probe_input(m, 1);
+  if (!features) return Model(std::move(impl));
+  if (m.layout.spatial.size() != 2)
+    throw Error(ErrorCode::model, path + ": the layer " + layer.layer + " has " +
+                                      std::to_string(m.layout.spatial.size()) +
+                                      " spatial axes; camkit's maps are 2-D");
+  m.features = features;
   layer.found = true;
+  layer.layout = m.layout.name();
+  layer.layout_shape = m.layout.describe();
+  layer.prefix_tokens = static_cast<int>(m.layout.prefix);
+  const std::vector<int64_t>& sizes = probe.shapes.at(features);
+  layer.channels = static_cast<int>(sizes[static_cast<size_t>(m.layout.channel_dim)]);
+  layer.height = static_cast<int>(m.layout.spatial[0]);
+  layer.width = static_cast<int>(m.layout.spatial[1]);
   if (gh.found && !options.layer.empty()) head.feature_layer = options.layer, head.feature_ops = {};
 
-  auto tapped = detail::tapped_graph(*graph, logits, features);
-  impl->tapped = std::make_shared<torch::jit::GraphFunction>("camkit_tapped", tapped, nullptr);
-  impl->tapped_grad = std::make_shared<torch::jit::GraphFunction>(
-      "camkit_tapped_grad", detail::gradient_graph(*tapped), nullptr);
-  std::vector<torch::jit::Value*> crossing;
-  auto upper = detail::upper_graph(*graph, logits, features, &crossing);
-  impl->upper = std::make_shared<torch::jit::GraphFunction>("camkit_upper", upper, nullptr);
-  impl->tapped_cut = std::make_shared<torch::jit::GraphFunction>(
-      "camkit_tapped_cut", detail::tapped_graph(*graph, logits, features, crossing), nullptr);
+  m.tapped = std::make_shared<torch::jit::GraphFunction>(
+      "camkit_tapped", detail::tapped_graph(g, m.logits, features), nullptr);
   // Gradients flow only from the logits down to the tap: parameters never need them.
-  for (at::Tensor p : impl->module.parameters()) p.requires_grad_(false);
-  if (options.optimize) impl->frozen = freeze_tapped(impl->module, tapped);
+  for (at::Tensor p : m.module.parameters()) p.requires_grad_(false);
 
-  // Linear heads are checked on every batch (CAM identity); heads whose check needs the whole
-  // map stack, a pooling whose extent is only known at run time, or a --layer whose channels
-  // must fit the classifier, are checked once here.
-  if (gh.found && (options.probe || !options.layer.empty() || head.kind == "conv1x1" ||
-                   head.pooling == "aten::avg_pool2d"))
-    verify_head(*impl);
-  else if (options.probe || !gh.found)
-    probe_layer(*impl);
-  return Model(std::move(impl));
-}
-
-at::Tensor Model::Impl::head_logits(const at::Tensor& features) const {
-  const at::Tensor a = features.to(at::kFloat);
-  if (head.kind == "conv1x1") {
-    at::Tensor maps = at::einsum("kc,nchw->nkhw", {weight, a}) + bias.view({1, -1, 1, 1});
-    if (head.relu_before_pool) maps = maps.relu();
-    return maps.mean({2, 3});
+  // CAM on a --layer: its channels must fit the classifier and the identity must hold.
+  if (gh.found && !options.layer.empty()) {
+    if (layer.channels != head.feature_channels) {
+      m.cam_layer_error = "--layer " + options.layer + " outputs " +
+                          std::to_string(layer.channels) + " channels, but the classifier " +
+                          head.classifier + " takes " + std::to_string(head.feature_channels) +
+                          "; CAM needs the classifier's input (gradient methods take any layer)";
+    } else {
+      torch::NoGradGuard no_grad;
+      const auto [l, f] = m.run(detail::probe_input(m, probe.batch));
+      const std::string why = cam_identity(m, detail::channels_first(f, m.layout).to(at::kFloat), l);
+      if (!why.empty()) m.cam_layer_error = "--layer " + options.layer + ": " + why;
+    }
   }
-  at::Tensor pooled = a.mean({2, 3});
-  if (head.slice_reduce == "max") pooled = std::get<0>(pooled.max(0, /*keepdim=*/true));
-  if (head.slice_reduce == "mean") pooled = pooled.mean(0, /*keepdim=*/true);
-  return at::addmm(bias, pooled, weight.t());
+  return Model(std::move(impl));
 }
 
 const std::string& Model::path() const {
@@ -343,9 +388,17 @@ InputSpec Model::input_spec() const {
 std::vector<std::string> Model::module_paths() const {
   return impl_->modules;
 }
-
 int Model::num_classes() const {
   return impl_->num_classes;
+}
+Task Model::task() const {
+  return impl_->task;
+}
+const OutputInfo& Model::output() const {
+  return impl_->output;
+}
+int Model::max_batch() const {
+  return impl_->max_batch;
 }
 const LayerInfo& Model::layer() const {
   return impl_->layer;

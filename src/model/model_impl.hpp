@@ -4,12 +4,14 @@
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/script.h>
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "camkit/model.hpp"
+#include "model/layout.hpp"
 
 namespace camkit {
 
@@ -19,40 +21,67 @@ struct Model::Impl {
   ModelMetadata metadata;
   HeadInfo head;
   LayerInfo layer;
+  OutputInfo output;
+  Task task = Task::multiclass;
   std::string cam_layer_error;  ///< why CAM cannot use the --layer given, if it cannot
-  int num_classes = 0;          ///< logits per input; 0 while unknown (no head, probe did not run)
+  int num_classes = 0;          ///< logits per input (the chosen output's second dimension)
+  int max_batch = 0;            ///< 0: any batch size; 1: the graph fixes batch size 1
   InputSpec input;
+  int spatial_dims = 2;  ///< spatial axes of the input (2 for images)
   std::vector<std::string> modules;
   c10::Device device{c10::kCPU};
 
   torch::jit::Module module;  ///< as loaded, eval mode
-  /// The model's forward inlined and retargeted: (self, x) -> (logits, features). Runs on
-  /// `module` as loaded; defined when a layer was found.
+  /// The inlined forward the analysis ran on; the graphs below are cut from it. The values
+  /// `logits` (the chosen output, before any final activation) and `features` (the tapped
+  /// layer) live in it.
+  std::shared_ptr<torch::jit::Graph> graph;
+  torch::jit::Value* logits = nullptr;
+  torch::jit::Value* features = nullptr;
+  detail::Layout layout;  ///< of the tapped value
+  at::Tensor probe;       ///< the probe input, batch of one (checks of methods at first use)
+
+  /// (self, x) -> (logits, features) on `module` as loaded; defined when a layer was found.
   std::shared_ptr<torch::jit::GraphFunction> tapped;
-  /// The same, with the features a leaf requiring gradients (gradient methods).
-  std::shared_ptr<torch::jit::GraphFunction> tapped_grad;
-  /// (self, x) -> (logits, features, crossing...) and (self, features, crossing...) -> logits:
-  /// the layers above the tap, re-run on modified features (Ablation-CAM).
-  std::shared_ptr<torch::jit::GraphFunction> tapped_cut;
-  std::shared_ptr<torch::jit::GraphFunction> upper;
-  /// The same graph frozen and optimised for inference (method kTappedMethod), when
-  /// options.optimize is set.
-  std::optional<torch::jit::Module> frozen;
-  at::Tensor weight;  ///< (K, C) float32 on `device`
+  at::Tensor weight;  ///< (K, C) float32 on `device` (CAM head)
   at::Tensor bias;    ///< (K) float32 on `device`, zeros when the classifier has none
 
   static constexpr const char* kTappedMethod = "camkit_tapped";
 
-  /// Runs the tapped graph on a (N, C, H, W) batch, frozen when available. Thread-safe.
+  /// Runs the tapped graph on a batch, frozen when optimising. Thread-safe.
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& batch) const;
   /// Runs the gradient graph with grad mode on: features is a leaf requiring gradients.
   std::pair<at::Tensor, at::Tensor> run_with_grad(const at::Tensor& batch) const;
-  /// The logits the CAM head computes from `features` (N, C, h, w): pooling, the slice
-  /// reduction of exam models, the classifier. Comparing them with the model's own logits is
-  /// the CAM identity check.
+  /// The logits the CAM head computes from channels-first features (N, C, spatial...):
+  /// pooling, the slice reduction of exam models, the classifier. Comparing them with the
+  /// model's own logits is the CAM identity check.
   at::Tensor head_logits(const at::Tensor& features) const;
   /// Runs `fn` on (self, args...) and returns its output.
-  c10::IValue call(torch::jit::GraphFunction& fn, std::vector<c10::IValue> args) const;
+  c10::IValue call(const torch::jit::GraphFunction& fn, std::vector<c10::IValue> args) const;
+  /// The logits as (N, K) float on the CPU, from the chosen output of a batch of N.
+  at::Tensor logits_rows(const at::Tensor& logits, int64_t n) const;
+
+  // Built on first use, once, from any thread: only the methods that need them pay for them.
+  /// (self, x) -> (logits, leaf features requiring gradients) (gradient methods).
+  const torch::jit::GraphFunction& gradient_fn() const;
+  /// (self, x) -> (logits, features, crossing...) and (self, features, crossing...) -> logits:
+  /// the layers above the tap, re-run on modified features (Ablation-CAM).
+  const torch::jit::GraphFunction& cut_fn() const;
+  const torch::jit::GraphFunction& upper_fn() const;
+  /// The tapped graph frozen and optimised for inference; nullptr when not optimising or when
+  /// the graph does not freeze.
+  torch::jit::Module* frozen() const;
+
+  /// The cached verdict of a check that runs once per model (a method's probe): "" = passed,
+  /// else the error message; `check` runs under the lock the first time only.
+  std::string checked(int key, const std::function<std::string()>& check) const;
+
+ private:
+  mutable std::once_flag gradient_once_, cut_once_, frozen_once_;
+  mutable std::shared_ptr<torch::jit::GraphFunction> gradient_, cut_, upper_;
+  mutable std::optional<torch::jit::Module> frozen_;
+  mutable std::mutex checked_mu_;
+  mutable std::map<int, std::string> checked_;
 };
 
 }  // namespace camkit

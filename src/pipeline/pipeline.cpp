@@ -74,7 +74,7 @@ class Run {
     const Method m = o.explain.method;
     const bool gradients = m == Method::gradcam || m == Method::gradcam_pp ||
                            m == Method::xgradcam || m == Method::layercam || m == Method::hirescam;
-    batch_ = model.options().optimize && !gradients ? o.batch_size : 1;
+    batch_ = model.options().optimize && !gradients && model.max_batch() != 1 ? o.batch_size : 1;
     ahead_ = static_cast<size_t>(2 * batch_ + 4 * w + 2);
     render_limit_ = static_cast<size_t>(batch_ + 4 * w + 2);
   }
@@ -326,6 +326,8 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
   check(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "--quality must be in 1..100");
   check(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
   check(o.box_threshold >= 0 && o.box_threshold <= 1, "--box-threshold must be in [0, 1]");
+  // A model property that stops the method is the run's error, before any input is read.
+  Explainer(model).check(o.explain);
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   check(fs::is_directory(o.out_dir, ec), o.out_dir + ": cannot create the output folder");

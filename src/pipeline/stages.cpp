@@ -12,11 +12,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json prediction_json(const Prediction& p) {
-  return {{"class", p.class_index},
-          {"label", p.label.empty() ? nlohmann::json() : nlohmann::json(p.label)},
-          {"score", p.score},
-          {"logit", p.logit}};
+nlohmann::json prediction_json(const Prediction& p, Task task) {
+  nlohmann::json j{{"class", p.class_index},
+                   {"label", p.label.empty() ? nlohmann::json() : nlohmann::json(p.label)},
+                   {"score", p.score},
+                   {"logit", p.logit}};
+  if (task == Task::binary || task == Task::multilabel) j["positive"] = p.positive;
+  return j;
 }
 
 fs::path record_dir(const PipelineInput& in, const PipelineOptions& o) {
@@ -63,8 +65,28 @@ std::vector<int> classes_for(const PipelineInput& in, const Model& model,
   return {*in.true_class};
 }
 
-nlohmann::json prediction_record(const Prediction& p) {
-  return prediction_json(p);
+nlohmann::json prediction_record(const Prediction& p, Task task) {
+  return prediction_json(p, task);
+}
+
+void describe_explanation(nlohmann::json& rec, Method method, Task task, const std::string& layer,
+                          const std::string& layout, const std::vector<int>& feature_shape,
+                          const std::vector<Prediction>& predictions,
+                          const std::vector<int>& positives, const Model& model) {
+  rec["method"] = method_name(method);
+  rec["task"] = task_name(task);
+  rec["feature_layer"] = layer;
+  rec["layout"] = layout;
+  rec["feature_shape"] = feature_shape;
+  rec["predictions"] = nlohmann::json::array();
+  for (const Prediction& p : predictions) rec["predictions"].push_back(prediction_json(p, task));
+  if (task == Task::binary) {
+    Explanation tmp;
+    tmp.binary = true;
+    tmp.predictions = predictions;
+    rec["decision"] = decision_label(tmp, model);
+  }
+  if (task == Task::multilabel) rec["positives"] = positives;
 }
 
 void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
@@ -90,27 +112,19 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o,
   const Explanation& ex = item.ex;
   const fs::path dir = record_dir(in, o);
   const std::string stem = fs::path(in.relative).stem().string();
-  const HeadInfo& head = model.head();
-  nlohmann::json rec{
-      {"input", in.path},
-      {"image",
-       {{"width", item.image_width},
-        {"height", item.image_height},
-        {"channels", item.image_channels}}},
-      {"model", model.path()},
-      {"method", method_name(ex.method)},
-      {"feature_layer", model.layer().layer},
-      {"options_hash", hash},
-      {"feature_shape",
-       {ex.method == Method::cam ? head.feature_channels : model.layer().channels,
-        ex.maps.empty() ? 0 : ex.maps[0].raw.height, ex.maps.empty() ? 0 : ex.maps[0].raw.width}}};
+  nlohmann::json rec{{"input", in.path},
+                     {"image",
+                      {{"width", item.image_width},
+                       {"height", item.image_height},
+                       {"channels", item.image_channels}}},
+                     {"model", model.path()},
+                     {"options_hash", hash}};
   if (in.true_class) {
     rec["true_class"] = *in.true_class;
     rec["true_label"] = in.true_label.empty() ? nlohmann::json() : nlohmann::json(in.true_label);
   }
-  if (ex.binary) rec["decision"] = decision_label(ex, model);
-  rec["predictions"] = nlohmann::json::array();
-  for (const Prediction& p : ex.predictions) rec["predictions"].push_back(prediction_json(p));
+  describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
+                       ex.predictions, ex.positives, model);
   Rgb8 base;
   if (o.overlay)
     base = to_rgb8(item.image, item.image.channels == 1 ? o.image_colormap : std::nullopt);
@@ -118,7 +132,7 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o,
   const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
   rec["explanations"] = nlohmann::json::array();
   for (const ClassMap& cm : ex.maps) {
-    nlohmann::json e = prediction_json(cm.prediction);
+    nlohmann::json e = prediction_json(cm.prediction, ex.task);
     const std::string name = stem + "." + std::to_string(cm.prediction.class_index);
     // CAM's paper normalises the raw map without a ReLU; its successors apply one.
     const Localization loc =

@@ -39,8 +39,16 @@ bool load_complete_record(Item& item, const PipelineOptions& options, const std:
 std::vector<int> classes_for(const PipelineInput& in, const Model& model,
                              const PipelineOptions& options);
 
-/// {"class", "label", "score", "logit"} of a prediction, as records store it.
-nlohmann::json prediction_record(const Prediction& p);
+/// {"class", "label", "score", "logit"} of a prediction, as records store it, plus
+/// "positive" for binary and multi-label tasks.
+nlohmann::json prediction_record(const Prediction& p, Task task);
+
+/// The record fields every explained input shares: method, task, layer, layout, feature shape,
+/// predictions, decision (binary) and positives (multi-label).
+void describe_explanation(nlohmann::json& rec, Method method, Task task, const std::string& layer,
+                          const std::string& layout, const std::vector<int>& feature_shape,
+                          const std::vector<Prediction>& predictions,
+                          const std::vector<int>& positives, const Model& model);
 
 /// Reads and prepares the input and chooses its classes. Throws Error(input) for a bad input.
 void decode_item(Item& item, const Model& model, const PipelineOptions& options);

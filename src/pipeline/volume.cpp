@@ -150,25 +150,13 @@ class VolumeRun {
         {"input", in.path},
         {"image", {{"width", first.width}, {"height", first.height}, {"channels", first.channels}}},
         {"model", model_.path()},
-        {"method", method_name(ex.method)},
-        {"feature_layer", model_.layer().layer},
         {"options_hash", hash_}};
-    if (!ex.maps.empty() && !ex.maps[0].slices.empty())
-      rec["feature_shape"] = {
-          ex.method == Method::cam ? model_.head().feature_channels : model_.layer().channels,
-          ex.maps[0].slices[0].height, ex.maps[0].slices[0].width};
     if (in.true_class) {
       rec["true_class"] = *in.true_class;
       rec["true_label"] = in.true_label.empty() ? nlohmann::json() : nlohmann::json(in.true_label);
     }
-    if (ex.binary && !ex.predictions.empty()) {
-      Explanation tmp;
-      tmp.binary = true;
-      tmp.predictions = ex.predictions;
-      rec["decision"] = decision_label(tmp, model_);
-    }
-    rec["predictions"] = nlohmann::json::array();
-    for (const Prediction& p : ex.predictions) rec["predictions"].push_back(prediction_record(p));
+    describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
+                         ex.predictions, ex.positives, model_);
     if (!ex.slice_scores.empty()) vol["slice_scores"] = ex.slice_scores;
 
     const std::string case_dir = stem + "/";
@@ -187,7 +175,7 @@ class VolumeRun {
     const bool relu = method_uses_relu(ex.method);
     for (size_t j = 0; j < ex.maps.size(); ++j) {
       const VolumeClassMaps& cm = ex.maps[j];
-      nlohmann::json e = prediction_record(cm.prediction);
+      nlohmann::json e = prediction_record(cm.prediction, ex.task);
       const Prepared& p0 = prepared.front();
       const std::vector<Map> display = volume_display(cm.slices, p0.height, p0.width, relu);
       // The first class's heat maps in cams/ (the layout MRNet's tools browse), others in

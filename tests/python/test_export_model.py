@@ -4,8 +4,8 @@ fixture manifest).
 
     /usr/bin/python3 tests/python/test_export_model.py FIXTURES_DIR [CAMKIT_BINARY]
 
-CAMKIT_BINARY is accepted for CTest's uniform command line and not used. Prints one line per
-test and 'N passed, N failed'; exits 1 if any test failed.
+CAMKIT_BINARY checks the exported files (the tool's camkit check). Prints one line per test and
+'N passed, N failed'; exits 1 if any test failed.
 """
 
 import contextlib
@@ -343,6 +343,96 @@ def test_verification_failure_raises_and_removes_file():
     assert not os.path.exists(out)
 
 
+def small_vit(k=5):
+    import torchvision.models as tvm
+
+    torch.manual_seed(4)
+    model = tvm.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                  hidden_dim=32, mlp_dim=64, num_classes=k)
+    nn.init.normal_(model.heads.head.weight, std=0.5)  # torchvision zero-initialises the head
+    return model.eval()
+
+
+def test_vision_transformer_is_traced_with_autograd_and_camkit_accepts_it():
+    meta = camkit_meta.build_meta("vit_small", 5, 3, 32, 32)
+    out = tmp("vit.pt")
+    with torch.no_grad():  # even a caller without autograd gets a differentiable graph
+        em.export(small_vit(), out, meta, camkit=os.environ["CAMKIT"])
+    info = em.camkit_check(os.environ["CAMKIT"], out)
+    assert info["layer"]["layout"] == "tokens", info["layer"]
+    assert info["layer"]["layer"] == "encoder.layers.encoder_layer_1.ln_1", info["layer"]
+    # The file a trace under torch.no_grad() makes: camkit refuses it, naming the kernel.
+    with torch.no_grad():
+        traced = torch.jit.trace(small_vit(), torch.randn(1, 3, 32, 32), check_trace=False)
+    bad = tmp("vit_no_grad.pt")
+    torch.jit.save(traced, bad, _extra_files={camkit_meta.EXTRA_FILE: camkit_meta.dumps(meta)})
+    try:
+        em.camkit_check(os.environ["CAMKIT"], bad)
+    except em.ExportError as e:
+        assert "derivative" in str(e) and "_native_multi_head_attention" in str(e), e
+    else:
+        raise AssertionError("camkit accepted a graph without gradients")
+
+
+def test_googlenet_keeps_transform_input_and_auxiliary_weights():
+    import torchvision.models as tvm
+
+    for aux in (True, False):
+        torch.manual_seed(8)
+        # A model fine-tuned from torchvision's ImageNet weights: transform_input on.
+        user = tvm.googlenet(weights=None, num_classes=3, transform_input=True,
+                             aux_logits=aux, init_weights=True).eval()
+        torch.save(user.state_dict(), tmp(f"gn_{aux}.pth"))
+        out = tmp(f"gn_{aux}.pt")
+        rc, so, se = run_main("googlenet", out, "--weights", tmp(f"gn_{aux}.pth"),
+                              "--num-classes", 3, "--input-size", 112)
+        assert_ok(rc, so, se)
+        assert "transform_input on" in se, se
+        x = torch.randn(2, 3, 112, 112)
+        with torch.no_grad():
+            want, got = user(x), torch.jit.load(out)(x)
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-5), (got - want).abs().max()
+    rc, so, se = run_main("googlenet", tmp("gn_off.pt"), "--weights", tmp("gn_True.pth"),
+                          "--num-classes", 3, "--input-size", 112, "--transform-input", "off")
+    assert_ok(rc, so, se)
+    with torch.no_grad():
+        assert not torch.allclose(torch.jit.load(tmp("gn_off.pt"))(x), user(x), atol=1e-3)
+
+
+def test_architectures_camkit_cannot_explain_are_refused_with_the_reason():
+    rc, so, se = run_main("r3d_18", tmp("r3d.pt"), "--num-classes", 2)
+    assert rc == 2 and "3-D inputs" in se and "Conv2d" not in se, (rc, se)
+    assert not os.path.exists(tmp("r3d.pt"))
+    rc, so, se = run_main("resnet18", tmp("nocamkit.pt"), "--camkit", "/nonexistent/camkit")
+    assert rc == 2 and "camkit not found" in se, (rc, se)
+
+
+def test_task_and_output_are_recorded_and_camkit_follows_them():
+    class DictHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU())
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            f = self.features(x).mean((2, 3))
+            return {"embedding": f, "scores": self.fc(f)}
+
+    meta = camkit_meta.build_meta("dict_head", 4, 3, 32, 32, task="multilabel", output="scores")
+    out = tmp("dict_head.pt")
+    em.export(DictHead(), out, meta, camkit=os.environ["CAMKIT"])
+    back = camkit_meta.read_meta(out)
+    assert back["task"] == "multilabel" and back["output"] == "scores", back
+    info = em.camkit_check(os.environ["CAMKIT"], out)
+    assert info["output"]["chosen"] == "scores" and info["task"] == "multilabel", info
+    try:
+        camkit_meta.build_meta("x", 4, 3, 32, 32, task="binary")
+    except camkit_meta.MetaError as e:
+        assert "num_classes == 1" in str(e), e
+    else:
+        raise AssertionError("a binary task with 4 logits was accepted")
+
+
 def test_fixture_manifest_consistent():
     d = os.path.join(FIXTURES, "models")
     with open(os.path.join(d, "manifest.json")) as f:
@@ -392,6 +482,8 @@ def main(argv):
         print(__doc__.strip().splitlines()[3].strip(), file=sys.stderr)
         return 2
     FIXTURES = argv[0]
+    os.environ["CAMKIT"] = os.path.abspath(argv[1] if len(argv) > 1 else
+                                           os.path.join(ROOT, "build", "camkit"))
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     warnings.filterwarnings("ignore", message="Scripted GoogleNet")

@@ -189,8 +189,14 @@ TEST_F(Cli, ModelWithoutCamHeadExitsWith3AndSaysWhy) {
     EXPECT_EQ(dflt.code, 0) << dflt.err;
     EXPECT_NE(dflt.err.find("using Grad-CAM"), std::string::npos) << dflt.err;
     EXPECT_EQ(nlohmann::json::parse(dflt.out)["method"], "gradcam");
-    const Result info = camkit("info " + model(name));
-    EXPECT_EQ(info.code, 3);
+    // camkit info describes every model a method can explain: exit 0, with the reason.
+    const Result info = camkit("info --json " + model(name));
+    ASSERT_EQ(info.code, 0) << info.err;
+    const auto j = nlohmann::json::parse(info.out);
+    EXPECT_FALSE(j["head"]["found"].get<bool>());
+    EXPECT_FALSE(j["head"]["reason"].get<std::string>().empty());
+    EXPECT_TRUE(j["layer"]["found"].get<bool>());
+    EXPECT_TRUE(j["gradients"]["available"].get<bool>());
   }
   write("in/fake.pt", "not a model");
   EXPECT_EQ(camkit("explain " + path("in/fake.pt") + " " + path("in/a.png")).code, 3);

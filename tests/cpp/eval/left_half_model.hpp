@@ -68,7 +68,9 @@ class LeftHalf(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(a, 1), 1))
 out = sys.argv[1]
 m = torch.jit.trace(LeftHalf(8).eval(), torch.rand(1, 3, 8, 8))
-m.save(out + ".tmp")
+meta = '{"camkit_meta_version": 1, "num_classes": 2, "task": "multiclass", ' \
+       '"input": {"channels": 3, "height": 8, "width": 8}, "preprocess": {}}'
+torch.jit.save(m, out + ".tmp", _extra_files={"camkit.json": meta})
 os.replace(out + ".tmp", out)
 )PY";
 
@@ -85,7 +87,7 @@ class FaithfulnessModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     namespace fs = std::filesystem;
-    const fs::path dir = fs::path(::testing::TempDir()) / "camkit_faithfulness_v1";
+    const fs::path dir = fs::path(::testing::TempDir()) / "camkit_faithfulness_v2";
     fs::create_directories(dir);
     model_path_ = (dir / "left_half.pt").string();
     if (fs::exists(model_path_)) return;  // written atomically by an earlier test process

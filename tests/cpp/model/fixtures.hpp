@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "camkit/image.hpp"
+#include "camkit/model.hpp"
 #include "camkit/preprocess.hpp"
 #include "camkit/render.hpp"
 
@@ -32,6 +33,16 @@ inline nlohmann::json manifest() {
 inline std::vector<nlohmann::json> manifest_all() {
   const nlohmann::json m = manifest();
   return std::vector<nlohmann::json>(m["models"].begin(), m["models"].end());
+}
+
+/// Load options for a manifest model: the probe runs at the model's own input size (models
+/// without metadata that take only that size would not run at the default 224x224).
+inline ModelOptions options_for(const nlohmann::json& m) {
+  ModelOptions o;
+  const auto& s = m["input_shape"];
+  o.probe_height = s[2].get<int>();
+  o.probe_width = s[3].get<int>();
+  return o;
 }
 
 inline std::vector<nlohmann::json> manifest_models(const std::string& kind) {

@@ -21,7 +21,7 @@ std::string name_of(const ::testing::TestParamInfo<std::tuple<nlohmann::json, bo
 
 TEST_P(PositiveModel, FindsHeadAndReproducesPyTorchMaps) {
   const nlohmann::json& m = std::get<0>(GetParam());
-  ModelOptions opt;
+  ModelOptions opt = options_for(m);
   opt.optimize = std::get<1>(GetParam());
   const Model model = Model::load(models_dir() + m["file"].get<std::string>(), opt);
   const HeadInfo& head = model.head();
@@ -87,7 +87,7 @@ class NegativeModel : public ::testing::TestWithParam<nlohmann::json> {};
 
 TEST_P(NegativeModel, IsRefusedWithAReason) {
   const nlohmann::json& m = GetParam();
-  const Model model = Model::load(models_dir() + m["file"].get<std::string>());
+  const Model model = Model::load(models_dir() + m["file"].get<std::string>(), options_for(m));
   EXPECT_FALSE(model.head().found);
   EXPECT_FALSE(model.head().reason.empty());
   try {

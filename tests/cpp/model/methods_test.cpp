@@ -135,7 +135,8 @@ TEST(Methods, ModelWithoutCamHeadRefusesCamButRunsGradientMethods) {
   const Model model = Model::load(methods_dir() + "vgg_small.pt");
   EXPECT_FALSE(model.head().found);
   ASSERT_TRUE(model.layer().found) << model.layer().reason;
-  EXPECT_EQ(model.layer().chosen_by, "last activation");
+  EXPECT_EQ(model.layer().chosen_by, "last map");
+  EXPECT_EQ(model.layer().layout, "channels-first");
   EXPECT_GT(model.layer().height * model.layer().width, 1);
   const Prepared in = prepared_from_npy(methods_dir() + "vgg_small.input.npy");
   try {

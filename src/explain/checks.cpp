@@ -1,0 +1,122 @@
+// What must hold before a method runs, checked once per model on the probe input, and the
+// numeric checks on every batch (CAM identity, finite results).
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+
+#include "camkit/error.hpp"
+#include "explain/explain_impl.hpp"
+#include "methods/methods.hpp"
+#include "model/layout.hpp"
+#include "model/probe.hpp"
+
+namespace camkit::detail {
+namespace {
+
+// One backward from the probe's top logit to the layer: gradients must reach its map.
+std::string check_gradients(const Model::Impl& m) {
+  if (!m.layer.gradient_error.empty()) return m.layer.gradient_error;
+  try {
+    const auto [logits, features] = m.run_with_grad(m.probe);
+    const at::Tensor g =
+        torch::autograd::grad({logits}, {features}, {logit_weights(logits)}, false, false, true)[0];
+    if (!g.defined() || !channels_first(g, m.layout).ne(0).any().item<bool>())
+      return "the logits do not depend on the map positions of layer " + m.layer.layer +
+             " (its gradients are all zero for a probe input" +
+             (m.layout.kind == Layout::tokens
+                  ? ": the classifier reads these tokens only through the prefix tokens"
+                  : "") +
+             "); choose an earlier layer with --layer (camkit info shows the default)";
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    return gradient_failure(e.what());
+  }
+  return "";
+}
+
+// The graph cut at the layer runs, and its upper part reproduces the logits.
+std::string check_cut(const Model::Impl& m) {
+  try {
+    torch::NoGradGuard no_grad;
+    const auto t = m.call(m.cut_fn(), {m.probe}).toTuple();
+    std::vector<c10::IValue> args(t->elements().begin() + 1, t->elements().end());
+    const at::Tensor upper = m.call(m.upper_fn(), args).toTensor();
+    const at::Tensor full = t->elements()[0].toTensor();
+    const double scale = std::max(1.0, full.abs().max().item<double>());
+    if ((upper.to(at::kFloat) - full.to(at::kFloat)).abs().max().item<double>() > 1e-3 * scale)
+      return "the layers above " + m.layer.layer +
+             " do not reproduce the logits when re-run on its output; use another layer";
+  } catch (const std::exception& e) {
+    return "the model cannot be cut at layer " + m.layer.layer + ": " + torch_error(e.what());
+  }
+  return "";
+}
+
+}  // namespace
+
+bool is_gradient_method(Method m) {
+  return m == Method::gradcam || m == Method::gradcam_pp || m == Method::xgradcam ||
+         m == Method::layercam || m == Method::hirescam;
+}
+
+at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g) {
+  switch (m) {
+    case Method::gradcam:
+      return methods::gradcam(a, g);
+    case Method::gradcam_pp:
+      return methods::gradcam_pp(a, g);
+    case Method::xgradcam:
+      return methods::xgradcam(a, g);
+    case Method::layercam:
+      return methods::layercam(a, g);
+    default:
+      return methods::hirescam(a, g);
+  }
+}
+
+void check_method(const Model& model, const ExplainOptions& options) {
+  const Model::Impl& m = model.impl();
+  const Method method = options.method;
+  if (method == Method::cam && !m.cam_layer_error.empty())
+    throw Error(ErrorCode::usage, m.cam_layer_error);
+  if (method == Method::cam && !m.head.found)
+    throw Error(ErrorCode::model, model.path() + ": no CAM head: " + m.head.reason +
+                                      ". Gradient-based methods explain models without one: "
+                                      "--method gradcam");
+  if (!m.layer.found) throw Error(ErrorCode::model, model.path() + ": " + m.layer.reason);
+  std::string why;
+  if (is_gradient_method(method))
+    why = m.checked(1, [&m] { return check_gradients(m); });
+  else if (method == Method::ablationcam)
+    why = m.checked(2, [&m] { return check_cut(m); });
+  if (!why.empty())
+    throw Error(ErrorCode::model, model.path() + ": " + method_name(method) + ": " + why);
+}
+
+std::pair<at::Tensor, at::Tensor> run_tapped(const Model::Impl& m, Method method,
+                                             const at::Tensor& batch) {
+  if (is_gradient_method(method)) return m.run_with_grad(batch);
+  torch::NoGradGuard no_grad;
+  return m.run(batch);
+}
+
+void check_cam(const Model::Impl& m, const at::Tensor& features, const at::Tensor& logits,
+               const std::string& why) {
+  if (features.size(1) != m.weight.size(1))
+    throw Error(ErrorCode::usage,
+                "layer " + m.layer.layer + " has " + std::to_string(features.size(1)) +
+                    " channels; CAM needs the classifier's " + std::to_string(m.weight.size(1)));
+  if (m.head.kind != "linear") return;
+  const at::Tensor expected = m.head_logits(features).to(at::kCPU);
+  const double scale = std::max(1.0, logits.abs().max().item<double>());
+  if (expected.sizes() != logits.sizes() ||
+      (expected - logits).abs().max().item<double>() > 1e-3 * scale)
+    throw Error(ErrorCode::model, "the maps do not reproduce the model's logits; " + why);
+}
+
+void check_finite(const at::Tensor& t, const std::string& what) {
+  if (!at::isfinite(t).all().item<bool>())
+    throw Error(ErrorCode::input, what + " are not finite (NaN or Inf)");
+}
+
+}  // namespace camkit::detail

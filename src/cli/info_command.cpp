@@ -6,6 +6,7 @@
 #include "camkit/error.hpp"
 #include "camkit/model.hpp"
 #include "cli/commands.hpp"
+#include "cli/printable.hpp"
 
 namespace camkit::cli {
 namespace {
@@ -68,7 +69,7 @@ void print_text(const Model& model) {
   const InputSpec in = model.input_spec();
   const Preprocess pre = model.preprocess();
   const ModelMetadata& meta = model.metadata();
-  std::cout << "model:       " << model.path() << "\n";
+  std::cout << "model:       " << printable(model.path()) << "\n";
   std::cout << "metadata:    " << (meta.present ? "embedded camkit.json" : "none") << "\n";
   if (!meta.architecture.empty()) std::cout << "architecture: " << meta.architecture << "\n";
   std::cout << "input:       " << (in.channels ? std::to_string(in.channels) : "?")

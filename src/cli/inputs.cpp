@@ -52,12 +52,14 @@ Entry inspect(const fs::path& dir, const std::string& name) {
   return e;
 }
 
-std::vector<std::string> names_in(const fs::path& dir) {
+// The names in `dir`, sorted; `error` set when it cannot be listed (fully).
+std::vector<std::string> names_in(const fs::path& dir, std::error_code* error = nullptr) {
   std::vector<std::string> out;
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec))
     out.push_back(it->path().filename().string());
+  if (error) *error = ec;
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -159,7 +161,11 @@ class Walker {
   // `sub`: the folder's path relative to the argument.
   void walk(const fs::path& dir, const fs::path& sub) {
     std::vector<std::string> series;
-    for (const std::string& name : names_in(dir)) {
+    std::error_code listed;
+    const std::vector<std::string> names = names_in(dir, &listed);
+    if (listed)  // an unreadable folder's files cannot be inputs; say so rather than drop them
+      note(dir.string() + ": cannot list the folder (" + listed.message() + "): not walked");
+    for (const std::string& name : names) {
       const Entry e = inspect(dir, name);
       const fs::path rel = sub / name;
       if (e.dir()) {

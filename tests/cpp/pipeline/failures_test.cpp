@@ -152,6 +152,13 @@ TEST_F(Journal, SnapshotsKeepTheLinesOfInputsNotRedoneYet) {
             line(0, "final") + line(1, "final") + line(2, "final") + line(3, "final"));
   for (const auto& [name, bytes] : tree(path("out")))
     EXPECT_EQ(name.find(".camkit-tmp."), std::string::npos) << name;
+  {
+    // With no interval the index is rewritten as soon as an input commits.
+    pipeline::IndexJournal journal(out, "index.jsonl", inputs, 0);
+    journal.append(line(0, "live"));
+    EXPECT_EQ(read_file(path("out/index.jsonl")),
+              line(0, "live") + line(1, "final") + line(2, "final") + line(3, "final"));
+  }
 }
 
 }  // namespace

@@ -120,4 +120,22 @@ Image read_dicom(const std::string& path, const ReadOptions& options = {});
 /// series directory, or slices of different sizes or channel counts.
 std::vector<Image> read_volume(const std::string& path, const ReadOptions& options = {});
 
+/// The series rule of read_volume for an explicit list of single-frame DICOM files (a folder
+/// that also holds other exams: .npy files, multi-frame files, sub-folders). `name` (the
+/// folder) names the exam in messages. Throws as read_volume does for a series directory.
+std::vector<Image> read_series(const std::string& name, const std::vector<std::string>& files,
+                               const ReadOptions& options = {});
+
+/// What a directory walk needs to know of a DICOM file to group it, read from the header only
+/// (parsing stops before the pixel data).
+struct DicomSummary {
+  int frames = 1;          ///< NumberOfFrames (1 when absent)
+  std::string series_uid;  ///< SeriesInstanceUID, "" when absent
+};
+
+/// The summary of a DICOM Part 10 file. Throws Error(ErrorCode::input, "<path>: <reason>") when
+/// it is not one or its header cannot be parsed. Never reads a non-regular file (the caller
+/// checks), since a FIFO would block.
+DicomSummary read_dicom_summary(const std::string& path);
+
 }  // namespace camkit

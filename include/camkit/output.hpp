@@ -3,10 +3,13 @@
 // Usage:
 //   camkit::write_file_atomic("out/cat.281.png", camkit::encode_png(overlay_picture));
 //   camkit::write_file_atomic("out/cat.281.npy", camkit::encode_npy(raw_map));
+//   // a killed writer leaves ".cat.281.npy.camkit-tmp.<host>.<pid>.<n>", never a partial
+//   // "cat.281.npy"; OutputFolder::remove_stale_temporaries removes such leftovers.
 //
 // Threading: all functions are reentrant.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,8 +31,30 @@ std::string encode_npy(const Map& map);
 /// slices of a volume. Throws Error(ErrorCode::usage) when the sizes differ.
 std::string encode_npy(const std::vector<Map>& stack);
 
-/// Writes `bytes` to "<path>.tmp-<pid>-<n>", then renames it to `path`; creates parent folders.
-/// Throws Error(ErrorCode::input) naming `path` on failure, leaving no temporary file behind.
+/// Writes `bytes` to a camkit temporary beside `path` (temporary_name()), then renames it to
+/// `path`, replacing a symbolic link there rather than writing through it; creates parent
+/// folders. Throws Error(ErrorCode::input) naming `path` on failure, leaving no temporary behind.
+/// Runs confine their writes with OutputFolder (camkit/output_folder.hpp) instead.
 void write_file_atomic(const std::string& path, std::string_view bytes);
+
+/// This host's name as it appears in temporaries: gethostname() with bytes outside
+/// [A-Za-z0-9._-] replaced by '_', at most 64 bytes ("unknown-host" when it has none).
+const std::string& host_id();
+
+/// The temporary for the file name `name` (a name, not a path):
+/// ".<name>.camkit-tmp.<host>.<pid>.<n>" with host_id(), this process's pid and a per-process
+/// counter; names longer than 64 bytes are cut (at a character boundary) so the temporary stays
+/// within NAME_MAX.
+std::string temporary_name(const std::string& name);
+
+/// A camkit temporary's host and pid, parsed from a file name.
+struct TemporaryOwner {
+  std::string host;
+  long long pid = 0;
+};
+
+/// The owner of a camkit temporary, or nothing when `name` is not exactly a name that
+/// temporary_name() makes (pid and counter in decimal, no more than 18 digits each).
+std::optional<TemporaryOwner> temporary_owner(const std::string& name);
 
 }  // namespace camkit

@@ -24,9 +24,15 @@
 // is skipped unless `overwrite`; its index line is rebuilt from the record, so the index holds
 // exactly one line per input, in input order, whatever was interrupted.
 //
-// Errors: an input that cannot be read, prepared or explained is reported through on_error as
-// one line and counted in PipelineSummary::failed; everything else (model errors, an unusable
-// output folder) throws camkit::Error and stops the run.
+// Errors: an input that cannot be read, prepared, explained or written (out of memory and
+// unexpected exceptions during that input included) is reported through on_error as one line and
+// counted in PipelineSummary::failed; the run goes on. Model and usage errors, an unusable output
+// folder and a folder busy with the same work throw camkit::Error and stop the run.
+//
+// Outputs (docs/guarantees.md): every file is written under out_dir through OutputFolder (temp
+// file + rename, no symbolic link inside out_dir followed); the index is rewritten the same way
+// at the end and every index_interval seconds, never shorter than the one found for the same
+// inputs; one run per shard and folder at a time (RunLock).
 //
 // Threading: run_pipeline starts and joins its own threads; callbacks are called from one thread
 // at a time, in input order. It sets LibTorch's (process-wide) intra-op thread count.
@@ -52,6 +58,9 @@ struct PipelineInput {
   std::optional<int> true_class;  ///< ground truth (ImageFolder), when known
   std::string true_label;         ///< its name, when known
   std::size_t seq = 0;            ///< position in the whole (unsharded) input list
+  /// A DICOM series exam (volumes): its single-frame files, read as one stack; `path` is then
+  /// the folder, and the name in `relative` is kept whole (a folder has no extension).
+  std::vector<std::string> series;
 };
 
 enum class PictureFormat { png, jpg };
@@ -82,13 +91,22 @@ struct PipelineOptions {
   int intra_op_threads = 0;  ///< 0 = max(1, threads - 2 * workers)
   int batch_size = 8;        ///< inputs per forward pass
   bool overwrite = false;    ///< redo inputs whose records are complete
-  std::string index_name = "index.jsonl";  ///< below out_dir
+  /// This run's part of the whole list (--shard i/N): names the index (index_file_name) and
+  /// the lock taken on out_dir; `inputs` must then hold only that part.
+  int shard_index = 0, shard_count = 1;
+  /// Inputs of the whole (unsharded) list, recorded as "inputs" on every index line so that a
+  /// merge can tell a complete set of shards; 0 = inputs.size().
+  std::size_t total_inputs = 0;
+  /// Seconds between rewrites of the index while the run goes on (it is always rewritten at
+  /// the end); the interval grows to 20 times the last rewrite's duration for huge indexes.
+  double index_interval = 10;
   /// Extra text folded into the options hash (e.g. the optimise setting of the model).
   std::string fingerprint_extra;
   // Callbacks, called in input order from one thread at a time.
   std::function<void(const std::string& json_line)> on_record;  ///< each record, compact
   std::function<void(const std::string& message)> on_error;     ///< one line per failed input
   std::function<void(std::size_t finished, std::size_t total)> on_progress;
+  std::function<void(const std::string& message)> on_note;  ///< notes (e.g. locks unavailable)
 };
 
 struct PipelineSummary {
@@ -114,14 +132,52 @@ bool in_shard(const std::string& relative, int index, int count);
 /// "3/8" -> {3, 8}; throws Error(usage) unless 0 <= i < N.
 std::pair<int, int> parse_shard(const std::string& text);
 
-/// Joins the index files (index*.jsonl) of `dirs` into `out_dir`/index.jsonl, ordered by "seq":
-/// record and picture paths are rewritten relative to out_dir. Throws Error(usage) when an input
-/// appears twice or a folder has no index. Returns the number of lines written.
-std::size_t merge_indexes(const std::vector<std::string>& dirs, const std::string& out_dir);
+/// Throws Error(input) "<path>: not a regular file (a FIFO)" (a socket, a device) before
+/// anything opens `path`: reading a FIFO could block a run forever. Folders pass when
+/// `folder_ok` (DICOM series), missing files pass too (the reader names them).
+void check_input_type(const std::string& path, bool folder_ok);
 
-/// Removes "<name>.tmp-<pid>-<n>" files under `dir` left by processes that no longer run
-/// (a killed run). Returns how many were removed.
-std::size_t remove_stale_temporaries(const std::string& dir);
+/// "index.jsonl" for an unsharded run (count 1), "index-<i>-of-<N>.jsonl" for shard i of N.
+std::string index_file_name(int shard_index, int shard_count);
+
+/// CPUs this process may run on (its affinity mask, which Slurm and containers set), >= 1.
+int available_cpus();
+
+/// The most threads a run accepts: min(256, 4 * available_cpus()). More only adds contention.
+int thread_limit();
+
+/// Makes the output names of `inputs` (the whole list, before sharding) unique, so that no
+/// input's outputs overwrite another's. Inputs share outputs when their names without extension
+/// are equal ("a/x.png" and "a/x.jpg" both write a/x.json; two arguments "p/x.png" and
+/// "q/x.png" both write x.json). The first in list order keeps its name; each later one gets
+/// "~2", "~3", ... (the lowest number that no input uses) before its extension: "a/x~2.jpg".
+/// Depends only on the list, so every shard and every resumed run agrees. Returns one note per
+/// renamed input.
+std::vector<std::string> make_output_names_unique(std::vector<PipelineInput>& inputs);
+
+struct MergeOptions {
+  /// Write the merged index even when inputs or shard indexes are missing (they are listed
+  /// through on_note and in MergeSummary) instead of refusing.
+  bool allow_gaps = false;
+  std::function<void(const std::string& message)> on_note;
+};
+
+struct MergeSummary {
+  std::size_t lines = 0;    ///< lines written
+  std::size_t failed = 0;   ///< of which inputs that failed ("error" lines)
+  std::size_t missing = 0;  ///< inputs of the run that no index lists (allow_gaps only)
+};
+
+/// Joins the shard indexes of `dirs` into `out_dir`/index.jsonl, ordered by "seq", with record
+/// paths rewritten relative to out_dir (docs/batch.md, "Merging"). A folder contributes its
+/// index-<i>-of-<N>.jsonl files, or its index.jsonl when it has none. Refuses, writing nothing:
+/// Error(busy) while a run still holds a lock in one of the folders; Error(usage) when the
+/// folders hold no index, mix shard counts, hold one shard twice, mix runs (different input
+/// counts or options hashes) or list one input twice; Error(input) when a shard index or some
+/// inputs are missing (unless allow_gaps). Merging again, under any spelling of the folders,
+/// gives the same file.
+MergeSummary merge_indexes(const std::vector<std::string>& dirs, const std::string& out_dir,
+                           const MergeOptions& options = {});
 
 /// A one-line progress bar with images/s and ETA, redrawn on a terminal (fd 2 by default) at
 /// most 10 times a second; prints nothing when the fd is not a terminal.

@@ -10,6 +10,7 @@
 
 #include "camkit/error.hpp"
 #include "camkit/eval.hpp"
+#include "camkit/pipeline.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/preprocess_flags.hpp"
@@ -145,7 +146,9 @@ int run_eval(const EvalArgs& a) {
     std::error_code ec;
     if (truth && a.labels.empty() && std::filesystem::is_directory(arg, ec))
       truth->add_image_folder(arg);
-    for (InputFile& in : expand_inputs({arg})) inputs.push_back(std::move(in));
+    WalkOptions walk;
+    walk.note = diagnose;
+    for (InputFile& in : expand_inputs({arg}, walk)) inputs.push_back(std::move(in));
   }
   if (inputs.empty()) throw Error(ErrorCode::usage, "eval: no inputs found");
 
@@ -160,6 +163,7 @@ int run_eval(const EvalArgs& a) {
     if (!seen.insert(normalize_path(in.path)).second) continue;  // listed twice
     try {
       const GroundTruth gt = truth ? truth->lookup(in.path, localise) : GroundTruth{};
+      check_input_type(in.path, false);
       const Image image = read_input(in.path);
       const Prepared prepared = prepare(image, pre, in.path);
       ExplainOptions mine = eo;

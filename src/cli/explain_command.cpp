@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
-#include <thread>
 #include <tuple>
 
 #include "camkit/error.hpp"
@@ -40,7 +39,7 @@ struct ExplainArgs {
   bool positive = false;
   float positive_threshold = 0.5f;
   std::string device = "cpu";
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = std::min(available_cpus(), thread_limit());
   std::string optimize = "auto";
   std::string method = "auto";
   int batch_size = 8;
@@ -57,17 +56,17 @@ struct ExplainArgs {
   std::vector<double> window;  ///< DICOM VOI window: centre, width
 };
 
-// The inputs as pipeline inputs: positions in the whole list, the shard's part of it, and true
-// classes of ImageFolder layouts (eval.hpp's rule: label names, else sorted folder index).
+// The inputs as pipeline inputs: positions in the whole list, output names made unique over the
+// whole list (so every shard agrees), the shard's part of it, and true classes of ImageFolder
+// layouts (eval.hpp's rule: label names, else sorted folder index).
 std::vector<PipelineInput> pipeline_inputs(const std::vector<InputFile>& files, const Model& model,
                                            int shard, int shards, bool need_truth, bool volumes) {
   const ClassSpace space = ClassSpace::for_model(model.num_classes(), model.metadata().labels);
   std::map<std::string, std::map<std::string, int>> roots;
-  std::vector<PipelineInput> out;
+  std::vector<PipelineInput> all;
   for (size_t i = 0; i < files.size(); ++i) {
     const InputFile& f = files[i];
-    if (!in_shard(f.relative, shard, shards)) continue;
-    PipelineInput in{f.path, f.relative, std::nullopt, "", i};
+    PipelineInput in{f.path, f.relative, std::nullopt, "", i, f.series};
     if (!f.root.empty()) {
       auto it = roots.find(f.root);
       if (it == roots.end()) {
@@ -94,8 +93,22 @@ std::vector<PipelineInput> pipeline_inputs(const std::vector<InputFile>& files, 
         in.true_label = f.class_folder;
       }
     }
-    out.push_back(std::move(in));
+    all.push_back(std::move(in));
   }
+  for (const std::string& note : make_output_names_unique(all)) diagnose(note);
+  std::vector<PipelineInput> out;
+  for (PipelineInput& in : all)
+    if (in_shard(in.relative, shard, shards)) out.push_back(std::move(in));
+  return out;
+}
+
+// Class indices in the order given, each once ("0,0,3" explains 0 and 3).
+std::vector<int> fold_duplicates(const std::vector<int>& classes) {
+  std::vector<int> out;
+  for (int c : classes)
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  if (out.size() != classes.size())
+    diagnose("note: --class lists a class more than once: each is explained once");
   return out;
 }
 
@@ -106,9 +119,10 @@ int run_explain(const ExplainArgs& a) {
   if (!cmap) throw Error(ErrorCode::usage, "--colormap " + a.colormap + ": unknown colormap");
   po.colormap = *cmap;
   if (!a.image_colormap.empty()) {
+    // Only maps that keep grey levels readable under a heat map (docs: gray, bone).
+    if (a.image_colormap != "gray" && a.image_colormap != "bone")
+      throw Error(ErrorCode::usage, "--image-colormap " + a.image_colormap + ": use gray or bone");
     po.image_colormap = parse_colormap(a.image_colormap);
-    if (!po.image_colormap)
-      throw Error(ErrorCode::usage, "--image-colormap " + a.image_colormap + ": unknown colormap");
   }
   po.alpha = a.alpha;
   po.box_threshold = a.box_threshold;
@@ -133,9 +147,9 @@ int run_explain(const ExplainArgs& a) {
   if (a.alpha < 0 || a.alpha > 1) throw Error(ErrorCode::usage, "--alpha must be in [0, 1]");
   if (a.box_threshold < 0 || a.box_threshold > 1)
     throw Error(ErrorCode::usage, "--box-threshold must be in [0, 1]");
-  if (a.threads < 1) throw Error(ErrorCode::usage, "--threads must be at least 1");
-  if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
-  if (a.mask_batch < 1) throw Error(ErrorCode::usage, "--mask-batch must be at least 1");
+  if (a.workers > a.threads)
+    throw Error(ErrorCode::usage, "--workers " + std::to_string(a.workers) +
+                                      ": at most --threads (" + std::to_string(a.threads) + ")");
   std::vector<int> classes;
   for (const std::string& c : a.classes) {
     if (c == "true") {
@@ -157,9 +171,9 @@ int run_explain(const ExplainArgs& a) {
     throw Error(ErrorCode::usage, "--class true cannot be combined with class indices");
   int shard = 0, shards = 1;
   if (!a.shard.empty()) std::tie(shard, shards) = parse_shard(a.shard);
-  if (shards > 1) {
-    po.index_name = "index-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".jsonl";
-  }
+  po.shard_index = shard;
+  po.shard_count = shards;
+  classes = fold_duplicates(classes);
 
   ModelOptions mo;
   mo.device = a.device;
@@ -180,7 +194,11 @@ int run_explain(const ExplainArgs& a) {
   if (a.crop.size() == 2) mo.probe_height = a.crop[0], mo.probe_width = a.crop[1];
   if (a.crop.size() == 1) mo.probe_height = mo.probe_width = a.crop[0];
   bool volumes = a.volume || a.slices_as_batch;
-  std::vector<InputFile> files = expand_inputs(a.inputs, volumes);
+  WalkOptions walk;
+  walk.volumes = volumes;
+  walk.out_dir = a.out;
+  walk.note = diagnose;
+  std::vector<InputFile> files = expand_inputs(a.inputs, walk);
   // Freezing and optimising the graph costs about as much as a few forward passes and saves a
   // third of every later one: worth it from a handful of inputs on. Decided on the whole list
   // (not the inputs left to do), so a resumed run computes exactly what the first one did.
@@ -193,7 +211,8 @@ int run_explain(const ExplainArgs& a) {
     diagnose("note: " + a.model + " takes exams (metadata: volume " + declared +
              "): every input is read as a volume");
     volumes = true;
-    files = expand_inputs(a.inputs, true);
+    walk.volumes = true;
+    files = expand_inputs(a.inputs, walk);
   }
   if (volumes)
     po.volume =
@@ -231,10 +250,15 @@ int run_explain(const ExplainArgs& a) {
   po.fingerprint_extra = mo.optimize ? "optimize" : "";
   const std::vector<PipelineInput> inputs =
       pipeline_inputs(files, model, shard, shards, po.class_true, po.volume.has_value());
+  po.total_inputs = files.size();
 
   ProgressBar bar(2);
   po.on_progress = [&bar](size_t done, size_t total) { bar.update(done, total); };
   po.on_error = [&bar](const std::string& message) {
+    bar.finish();
+    diagnose(message);
+  };
+  po.on_note = [&bar](const std::string& message) {
     bar.finish();
     diagnose(message);
   };
@@ -259,7 +283,8 @@ Runner add_explain(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--out", a->out, "Output directory")->capture_default_str();
   cmd->add_option("-k,--top-k", a->top_k, "Explain the k most probable classes")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("-c,--class", a->classes,
                   "Explain these class indices (i[,j...]), or 'true': each input's true class "
                   "(ImageFolder class folders)")
@@ -277,11 +302,15 @@ Runner add_explain(CLI::App& app) {
   cmd->add_option("--colormap", a->colormap, "jet, turbo, inferno, viridis, bone, gray")
       ->capture_default_str();
   cmd->add_option("--image-colormap", a->image_colormap,
-                  "Colormap for grey images under the overlay (gray, bone)");
-  cmd->add_option("--alpha", a->alpha, "Overlay opacity")->capture_default_str();
+                  "Colormap for grey images under the overlay (gray, bone)")
+      ->check(CLI::IsMember({"gray", "bone"}));
+  cmd->add_option("--alpha", a->alpha, "Overlay opacity")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--box-threshold", a->box_threshold,
                   "Box: fraction of the map's maximum to threshold at")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_flag("--draw-box", a->draw_box, "Draw the box on the overlay");
   cmd->add_flag("--raw", a->raw, "Also write each raw map as <stem>.<class>.npy (float32, h x w)");
   cmd->add_flag("--json", a->json, "Print each record as one JSON line on stdout");
@@ -290,22 +319,29 @@ Runner add_explain(CLI::App& app) {
                   "ablationcam, eigencam; auto: cam when the model has a CAM head, else gradcam")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Inputs of equal prepared size per forward pass")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--mask-batch", a->mask_batch,
                   "Masked/ablated inputs per forward pass (scorecam, ablationcam; "
                   "Score-CAM on the CPU: at most 4 inputs of 224x224)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--workers", a->workers,
-                  "Decode and render worker threads each, out of --threads (0: auto)")
-      ->capture_default_str();
+                  "Decode and render worker threads each, out of --threads (0: auto; at most "
+                  "--threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, thread_limit()));
   cmd->add_flag("--overwrite", a->overwrite,
                 "Redo inputs whose outputs are complete (default: skip them, i.e. resume)");
   cmd->add_option("--shard", a->shard,
                   "i/N: process the i-th of N disjoint parts of the inputs (docs/batch.md)");
   cmd->add_option("--format", a->format, "Overlay format: png or jpg")->capture_default_str();
   cmd->add_option("--png-compression", a->png_compression, "PNG compression 0 (fast)..9 (small)")
-      ->capture_default_str();
-  cmd->add_option("--quality", a->quality, "JPEG quality 1..100")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 9));
+  cmd->add_option("--quality", a->quality, "JPEG quality 1..100")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   cmd->add_flag("--no-overlay", a->no_overlay,
                 "Write no overlays: records and raw maps (.npy) only");
   cmd->add_option("--output", a->output,
@@ -335,8 +371,10 @@ Runner add_explain(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads,
-                  "Threads in all: decode/render workers + LibTorch intra-op threads")
-      ->capture_default_str();
+                  "Threads in all: decode/render workers + LibTorch intra-op threads (default: "
+                  "the CPUs this process may use; at most 4 per CPU, 256 in all)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, thread_limit()));
   cmd->add_option("--optimize", a->optimize,
                   "Freeze and optimise the graph for inference: auto (from 8 inputs on), on, off")
       ->capture_default_str();

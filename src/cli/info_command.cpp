@@ -7,6 +7,7 @@
 #include "camkit/explain.hpp"
 #include "camkit/model.hpp"
 #include "cli/commands.hpp"
+#include "cli/printable.hpp"
 
 namespace camkit::cli {
 namespace {
@@ -137,7 +138,7 @@ void print_text(const Model& model, const std::string& gradients) {
   const InputSpec in = model.input_spec();
   const Preprocess pre = model.preprocess();
   const ModelMetadata& meta = model.metadata();
-  std::cout << "model:       " << model.path() << "\n";
+  std::cout << "model:       " << printable(model.path()) << "\n";
   std::cout << "metadata:    " << (meta.present ? "embedded camkit.json" : "none") << "\n";
   if (!meta.architecture.empty()) std::cout << "architecture: " << meta.architecture << "\n";
   std::cout << "input:       " << (in.channels ? std::to_string(in.channels) : "?")

@@ -1,89 +1,224 @@
 #include "cli/inputs.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "camkit/error.hpp"
 #include "camkit/image.hpp"
+#include "camkit/output_folder.hpp"
 
 namespace camkit::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-// An input by its extension, or a DICOM file without one (scanners often write "IM0001").
-bool is_input_file(const fs::path& p) {
-  return is_supported_input(p.string()) || (!p.has_extension() && is_dicom_file(p.string()));
+using FileId = std::pair<dev_t, ino_t>;
+
+std::string lower_extension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+bool is_dicom_name(const fs::path& p) {
+  const std::string ext = lower_extension(p);
+  return ext == ".dcm" || ext == ".dicom";
+}
+
+// What a walk knows of an entry: its type after following a link, and whether it was one.
+struct Entry {
+  fs::path path;
+  std::string name;
+  bool link = false, exists = false;
+  struct stat st {};
+  bool dir() const { return exists && S_ISDIR(st.st_mode); }
+  bool regular() const { return exists && S_ISREG(st.st_mode); }
+};
+
+Entry inspect(const fs::path& dir, const std::string& name) {
+  Entry e;
+  e.path = dir / name;
+  e.name = name;
+  struct stat lst {};
+  if (::lstat(e.path.c_str(), &lst) != 0) return e;
+  e.link = S_ISLNK(lst.st_mode);
+  e.exists = e.link ? ::stat(e.path.c_str(), &e.st) == 0 : true;
+  if (!e.link) e.st = lst;
+  return e;
+}
+
+// The names in `dir`, sorted; `error` set when it cannot be listed (fully).
+std::vector<std::string> names_in(const fs::path& dir, std::error_code* error = nullptr) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec))
+    out.push_back(it->path().filename().string());
+  if (error) *error = ec;
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// An input by its extension, or a regular file without one that starts like DICOM (scanners
+// write "IM0001"). Only regular files are opened: a FIFO would block the walk.
+bool is_input(const Entry& e) {
+  if (is_supported_input(e.name)) return true;
+  return e.regular() && !fs::path(e.name).has_extension() && is_dicom_file(e.path.string());
+}
+
+bool is_dicom(const Entry& e) {
+  return e.regular() && (is_dicom_name(e.name) ||
+                         (!fs::path(e.name).has_extension() && is_dicom_file(e.path.string())));
+}
+
+// A camkit output folder: it holds the lock file every run and merge creates.
+bool holds_lock_file(const fs::path& dir) {
+  struct stat st {};
+  return ::lstat((dir / kLockFileName).c_str(), &st) == 0;
 }
 
 // `dir` holds class sub-folders and no input of its own (torchvision's ImageFolder layout).
 bool is_image_folder(const fs::path& dir) {
-  std::error_code ec;
   bool has_sub = false;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    if (it->is_directory(ec))
+  for (const std::string& name : names_in(dir)) {
+    const Entry e = inspect(dir, name);
+    if (e.dir())
       has_sub = true;
-    else if (it->is_regular_file(ec) && is_input_file(it->path()))
+    else if (e.exists && is_input(e))
       return false;
   }
   return has_sub;
 }
 
-bool is_dicom_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".dcm" || ext == ".dicom";
+// The name an argument folder's own outputs take: its last component as written
+// ("scans/study/" -> "study"; "." -> the current folder's name).
+std::string folder_name(const std::string& arg) {
+  const fs::path a = fs::absolute(arg).lexically_normal();
+  std::string s = a.filename().string();
+  if (s.empty()) s = a.parent_path().filename().string();
+  return s.empty() ? std::string("root") : s;
 }
 
-// A folder holding DICOM files directly: one series, read as one volume.
-bool is_series_folder(const fs::path& dir) {
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    if (is_dicom_name(it->path()) ||
-        (!it->path().has_extension() && is_dicom_file(it->path().string())))
-      return true;
+class Walker {
+ public:
+  Walker(const WalkOptions& o, std::vector<InputFile>& out) : o_(o), out_(out) {
+    struct stat st {};
+    if (!o.out_dir.empty() && ::stat(o.out_dir.c_str(), &st) == 0) out_id_ = {st.st_dev, st.st_ino};
   }
-  return false;
-}
 
-void add_directory(const fs::path& dir, const fs::path& prefix, std::vector<InputFile>& out,
-                   bool volumes) {
-  std::error_code ec;
-  if (volumes && is_series_folder(dir)) {
-    out.push_back({dir.string(), (prefix.empty() ? dir.filename() : prefix).string(), "", ""});
-    return;
-  }
-  const bool folder = is_image_folder(dir);
-  std::vector<InputFile> found;
-  for (auto it = fs::recursive_directory_iterator(
-           dir, fs::directory_options::follow_directory_symlink, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (volumes && it->is_directory(ec) && is_series_folder(it->path())) {
-      const fs::path rel = fs::relative(it->path(), dir);
-      found.push_back({it->path().string(), (prefix / rel).string(), "", ""});
-      it.disable_recursion_pending();
-      continue;
+  // A directory argument (or listed directory) whose outputs go below `prefix`.
+  void argument(const std::string& arg, const fs::path& prefix) {
+    const fs::path dir(arg);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return;
+    visited_.clear();
+    visited_.insert({st.st_dev, st.st_ino});
+    root_ = arg;
+    prefix_ = prefix;
+    image_folder_ = is_image_folder(dir);
+    own_name_ = prefix.empty() ? folder_name(arg) : prefix.generic_string();
+    found_.clear();
+    links_.clear();
+    walk(dir, fs::path());
+    // Linked folders after the whole tree, so a link to a folder of the tree never takes that
+    // folder's names; each target once.
+    while (!links_.empty()) {
+      const auto [path, rel] = links_.front();
+      links_.erase(links_.begin());
+      enter(inspect(path.parent_path(), path.filename().string()), rel);
     }
-    if (!it->is_regular_file(ec) || !is_input_file(it->path())) continue;
-    const fs::path rel = fs::relative(it->path(), dir);
-    InputFile in{it->path().string(), (prefix / rel).string(), "", ""};
-    if (folder) {
-      in.root = dir.string();
+    std::sort(found_.begin(), found_.end(),
+              [](const InputFile& a, const InputFile& b) { return a.relative < b.relative; });
+    out_.insert(out_.end(), found_.begin(), found_.end());
+  }
+
+ private:
+  void note(const std::string& text) const {
+    if (o_.note) o_.note("note: " + text);
+  }
+
+  void enter(const Entry& e, const fs::path& rel) {
+    if (!e.dir()) return;
+    const FileId id{e.st.st_dev, e.st.st_ino};
+    if (out_id_ && id == *out_id_) {
+      note(e.path.string() + ": skipped: it is the output folder");
+    } else if (holds_lock_file(e.path)) {
+      note(e.path.string() + ": skipped: a camkit output folder (" + kLockFileName + ")");
+    } else if (!visited_.insert(id).second) {
+      note(e.path.string() + (e.link ? ": symbolic link to a folder already walked (a loop or "
+                                       "a second link): not followed"
+                                     : ": folder already walked: skipped"));
+    } else {
+      walk(e.path, rel);
+    }
+  }
+
+  // `sub`: the folder's path relative to the argument.
+  void walk(const fs::path& dir, const fs::path& sub) {
+    std::vector<std::string> series;
+    std::error_code listed;
+    const std::vector<std::string> names = names_in(dir, &listed);
+    if (listed)  // an unreadable folder's files cannot be inputs; say so rather than drop them
+      note(dir.string() + ": cannot list the folder (" + listed.message() + "): not walked");
+    for (const std::string& name : names) {
+      const Entry e = inspect(dir, name);
+      const fs::path rel = sub / name;
+      if (e.dir()) {
+        if (e.link)
+          links_.emplace_back(e.path, rel);
+        else
+          enter(e, rel);
+        continue;
+      }
+      if (o_.volumes && is_dicom(e)) {
+        // Multi-frame files are exams of their own; single-frame files make the folder's
+        // series. A file whose header cannot be read fails alone, named.
+        bool alone = true;
+        try {
+          alone = read_dicom_summary(e.path.string()).frames > 1;
+        } catch (const Error&) {
+        }
+        if (!alone) {
+          series.push_back(e.path.string());
+          continue;
+        }
+      }
+      // A dangling link with an input's name is listed, so that it fails with its reason.
+      if ((!e.link || e.exists) ? is_input(e) : is_supported_input(name)) add(e.path, rel);
+    }
+    if (!series.empty()) {
+      InputFile in{dir.string(), sub.empty() ? own_name_ : (prefix_ / sub).generic_string(), "", "",
+                   std::move(series)};
+      found_.push_back(std::move(in));
+    }
+  }
+
+  void add(const fs::path& path, const fs::path& rel) {
+    InputFile in{path.string(), (prefix_ / rel).generic_string(), "", "", {}};
+    if (image_folder_) {
+      in.root = root_;
       in.class_folder = rel.begin()->string();
     }
-    found.push_back(std::move(in));
+    found_.push_back(std::move(in));
   }
-  std::sort(found.begin(), found.end(),
-            [](const InputFile& a, const InputFile& b) { return a.relative < b.relative; });
-  out.insert(out.end(), found.begin(), found.end());
-}
 
-void add_list(const std::string& list, std::vector<InputFile>& out, bool volumes) {
+  const WalkOptions& o_;
+  std::vector<InputFile>& out_;
+  std::optional<FileId> out_id_;
+  std::set<FileId> visited_;
+  std::vector<std::pair<fs::path, fs::path>> links_;  // linked folders still to enter
+  std::string root_, own_name_;
+  fs::path prefix_;
+  bool image_folder_ = false;
+  std::vector<InputFile> found_;
+};
+
+void add_list(const std::string& list, Walker& walker, std::vector<InputFile>& out) {
   std::ifstream in(list);
   if (!in) throw Error(ErrorCode::usage, "@" + list + ": cannot read the list file");
   const fs::path base = fs::path(list).parent_path();
@@ -97,27 +232,29 @@ void add_list(const std::string& list, std::vector<InputFile>& out, bool volumes
     // Outputs stay inside the output folder: leading ".." components are dropped.
     fs::path rel;
     for (const fs::path& part : p.is_absolute() ? p.filename() : p.lexically_normal())
-      if (!(rel.empty() && part == "..")) rel /= part;
+      if (!(rel.empty() && part == "..") && part != ".") rel /= part;
     std::error_code ec;
     if (fs::is_directory(full, ec))
-      add_directory(full, rel, out, volumes);
+      walker.argument(full.string(), rel);
     else
-      out.push_back({full.string(), rel.string(), "", ""});
+      out.push_back({full.string(), rel.generic_string(), "", "", {}});
   }
 }
 
 }  // namespace
 
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& arguments, bool volumes) {
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& arguments,
+                                     const WalkOptions& options) {
   std::vector<InputFile> out;
+  Walker walker(options, out);
   for (const std::string& arg : arguments) {
     std::error_code ec;
     if (arg.size() > 1 && arg[0] == '@' && !fs::exists(arg, ec)) {
-      add_list(arg.substr(1), out, volumes);
+      add_list(arg.substr(1), walker, out);
     } else if (fs::is_directory(arg, ec)) {
-      add_directory(arg, "", out, volumes);
+      walker.argument(arg, "");
     } else {
-      out.push_back({arg, fs::path(arg).filename().string(), "", ""});
+      out.push_back({arg, fs::path(arg).filename().string(), "", "", {}});
     }
   }
   return out;

@@ -1,6 +1,7 @@
 // Expanding command-line input arguments (files, directories, @list files) into a list of inputs.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,18 +14,34 @@ struct InputFile {
   /// ImageFolder layout: the directory argument and the class folder (first level below it)
   /// the file lies in; both empty otherwise.
   std::string root, class_folder;
+  /// Volumes: the single-frame DICOM files of a folder, read as one series exam (`path` is then
+  /// the folder and `relative` its name, kept whole).
+  std::vector<std::string> series;
 };
 
-/// Files as given; directories walked recursively (sorted; supported extensions, and DICOM
-/// files without an extension);
+struct WalkOptions {
+  /// Every input is an exam (docs/volumes.md): .npy files and multi-frame DICOM files one each,
+  /// a folder's single-frame DICOM files one series exam.
+  bool volumes = false;
+  /// The output folder: never walked into (nor is any folder holding a .camkit.lock).
+  std::string out_dir;
+  /// Notes for stderr: folders skipped, links not followed.
+  std::function<void(const std::string&)> note;
+};
+
+/// Files as given; directories walked recursively (sorted by relative path; supported
+/// extensions, and DICOM files without an extension). Output names are lexical: relative to the
+/// argument as written, never through a resolved link. A symbolic link to a folder is followed
+/// unless that folder (by device and inode) was already walked for this argument: a loop or a
+/// second link is noted and not followed. The output folder and camkit output folders are
+/// skipped (noted). Only regular files are opened while walking; a FIFO, socket or device with
+/// an input's name is still listed, so that it fails as an input of its own.
 /// "@list.txt": one path per line, relative to the list's folder (blank lines and lines starting
 /// with '#' ignored; a listed directory is walked). A directory with class sub-folders and no
 /// supported file directly inside is an ImageFolder: its files carry root and class_folder.
 /// Arguments that do not exist are returned as inputs too, so that reading them reports the error
 /// in order with the others. Throws Error(usage) for a list file that cannot be read.
-/// With `volumes`, every file is one exam and a folder that holds DICOM files (.dcm, .dicom, or
-/// no extension and the DICM magic) directly is one exam too (a series): it is not walked.
 std::vector<InputFile> expand_inputs(const std::vector<std::string>& arguments,
-                                     bool volumes = false);
+                                     const WalkOptions& options = {});
 
 }  // namespace camkit::cli

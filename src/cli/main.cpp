@@ -1,15 +1,18 @@
 // camkit: class activation maps for TorchScript image classifiers.
-// Exit codes: 0 success; 1 some input failed (the others completed); 2 usage error;
-// 3 model error (not loadable, or no head the method can use).
+// Exit codes (README, "Exit codes"): 0 success; 1 some input failed (the others completed);
+// 2 usage error; 3 model error; 4 internal error (a camkit bug outside any input); 5 the output
+// folder is busy with the same work.
 #include <iostream>
 
 #include "camkit/error.hpp"
 #include "cli/commands.hpp"
+#include "cli/printable.hpp"
 
 namespace camkit::cli {
 
+// Every diagnostic passes here, so no file name reaches the terminal unescaped.
 void diagnose(const std::string& message) {
-  std::cerr << "camkit: " << message << std::endl;
+  std::cerr << "camkit: " << printable(message) << std::endl;
 }
 
 }  // namespace camkit::cli
@@ -46,7 +49,10 @@ int main(int argc, char** argv) {
     diagnose(e.what());
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    diagnose(std::string("internal error: ") + e.what());
+    diagnose(std::string("internal error (please report it): ") + e.what());
+    return 4;
+  } catch (...) {
+    diagnose("internal error (please report it): an exception of unknown type");
     return 4;
   }
   return static_cast<int>(camkit::ErrorCode::usage);

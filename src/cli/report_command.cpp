@@ -5,6 +5,7 @@
 #include "camkit/error.hpp"
 #include "camkit/report.hpp"
 #include "cli/commands.hpp"
+#include "cli/printable.hpp"
 
 namespace camkit::cli {
 namespace {
@@ -29,7 +30,7 @@ int run_report(const ReportArgs& a) {
   if (s.missing_pictures)
     diagnose("note: " + std::to_string(s.missing_pictures) +
              " slice or heat-map picture(s) of volume records not found, shown as placeholders");
-  std::cout << s.index << std::endl;
+  std::cout << printable(s.index) << std::endl;
   return s.errors.empty() ? 0 : static_cast<int>(ErrorCode::input);
 }
 

@@ -170,8 +170,8 @@ void sort_slices(std::vector<Slice>& slices) {
   slices = std::move(sorted);
 }
 
-std::vector<Image> series_volume(const std::string& dir, const ReadOptions& options) {
-  const std::vector<std::string> files = series_files(dir);
+std::vector<Image> series_volume(const std::string& dir, const std::vector<std::string>& files,
+                                 const ReadOptions& options) {
   if (files.empty()) {
     throw io::input_error(dir, "no DICOM files (*.dcm, *.dicom or files with the DICM marker)");
   }
@@ -202,7 +202,7 @@ std::vector<Image> series_volume(const std::string& dir, const ReadOptions& opti
 
 std::vector<Image> read_volume(const std::string& path, const ReadOptions& options) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return series_volume(path, options);
+  if (fs::is_directory(path, ec)) return series_volume(path, series_files(path), options);
   const std::string ext = lower(fs::path(path).extension().string());
   if (ext == ".npy") return npy_volume(path);
   if (io::has_dicom_extension(path) || (ext.empty() && is_dicom_file(path))) {
@@ -211,6 +211,13 @@ std::vector<Image> read_volume(const std::string& path, const ReadOptions& optio
   std::vector<Image> one;
   one.push_back(read_input(path, options));
   return one;
+}
+
+std::vector<Image> read_series(const std::string& name, const std::vector<std::string>& files,
+                               const ReadOptions& options) {
+  std::vector<std::string> sorted = files;
+  std::sort(sorted.begin(), sorted.end());
+  return series_volume(name, sorted, options);
 }
 
 }  // namespace camkit

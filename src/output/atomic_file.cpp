@@ -1,41 +1,34 @@
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "camkit/error.hpp"
 #include "camkit/output.hpp"
+#include "output/file_ops.hpp"
 
 namespace camkit {
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   namespace fs = std::filesystem;
-  static std::atomic<unsigned> counter{0};
   const fs::path target(path);
+  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string name = target.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    throw Error(ErrorCode::input, path + ": cannot write: not a file name");
   std::error_code ec;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  const std::string tmp =
-      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      const std::string reason = std::strerror(errno);
-      out.close();
-      fs::remove(tmp, ec);
-      throw Error(ErrorCode::input, path + ": cannot write: " + reason);
-    }
+  fs::create_directories(parent, ec);
+  const int dirfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) throw Error(ErrorCode::input, path + ": cannot write: " + std::strerror(errno));
+  try {
+    output_detail::write_at(dirfd, name, bytes, path);
+  } catch (...) {
+    ::close(dirfd);
+    throw;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    fs::remove(tmp, ec);
-    throw Error(ErrorCode::input, path + ": cannot write: " + reason);
-  }
+  ::close(dirfd);
 }
 
 }  // namespace camkit

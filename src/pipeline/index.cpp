@@ -1,34 +1,16 @@
-// Options hash, shards, index merging and clean-up after killed runs.
-#include <signal.h>
+// Options hash, shards, index names and thread limits.
+#include <sched.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "camkit/error.hpp"
-#include "camkit/output.hpp"
 #include "camkit/pipeline.hpp"
 
 namespace camkit {
-namespace {
 
 namespace fs = std::filesystem;
-
-// The pid in "<name>.tmp-<pid>-<n>", or 0 when the name is not a temporary of write_file_atomic.
-long temporary_pid(const std::string& name) {
-  const size_t at = name.rfind(".tmp-");
-  if (at == std::string::npos) return 0;
-  const std::string tail = name.substr(at + 5);
-  const size_t dash = tail.find('-');
-  if (dash == std::string::npos || dash == 0 || dash + 1 == tail.size()) return 0;
-  if (tail.find_first_not_of("0123456789-") != std::string::npos) return 0;
-  return std::stol(tail.substr(0, dash));
-}
-
-}  // namespace
 
 std::uint64_t stable_hash(const std::string& text) {
   std::uint64_t h = 1469598103934665603ull;
@@ -86,72 +68,20 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
   return hex;
 }
 
-std::size_t remove_stale_temporaries(const std::string& dir) {
-  std::size_t removed = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    const long pid = temporary_pid(it->path().filename().string());
-    if (pid <= 0) continue;
-    // Only temporaries of processes that are gone: a concurrent shard may be writing the others.
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
-    std::error_code rm;
-    if (fs::remove(it->path(), rm)) ++removed;
-  }
-  return removed;
+std::string index_file_name(int shard_index, int shard_count) {
+  if (shard_count <= 1) return "index.jsonl";
+  return "index-" + std::to_string(shard_index) + "-of-" + std::to_string(shard_count) + ".jsonl";
 }
 
-std::size_t merge_indexes(const std::vector<std::string>& dirs, const std::string& out_dir) {
-  struct Line {
-    std::uint64_t seq;
-    std::string input;
-    nlohmann::json json;
-  };
-  std::vector<Line> lines;
-  const fs::path out = fs::absolute(out_dir).lexically_normal();
-  for (const std::string& dir : dirs) {
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind("index", 0) == 0 && e.path().extension() == ".jsonl")
-        files.push_back(e.path());
-    }
-    if (files.empty())
-      throw Error(ErrorCode::usage, dir + ": no index*.jsonl (not a camkit output)");
-    std::sort(files.begin(), files.end());
-    const fs::path base = fs::absolute(dir).lexically_normal();
-    for (const fs::path& file : files) {
-      if (base == out && file.filename() == "index.jsonl") continue;  // merging into itself
-      std::ifstream in(file);
-      std::string text;
-      int number = 0;
-      while (std::getline(in, text)) {
-        ++number;
-        if (text.empty()) continue;
-        nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-        if (!j.is_object() || !j.contains("seq") || !j.contains("input"))
-          throw Error(ErrorCode::usage,
-                      file.string() + ":" + std::to_string(number) + ": not an index line");
-        if (j.contains("record"))
-          j["record"] =
-              (base / j["record"].get<std::string>()).lexically_relative(out).generic_string();
-        lines.push_back({j["seq"].get<std::uint64_t>(), j["input"].get<std::string>(), j});
-      }
-    }
-  }
-  std::sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) {
-    return a.seq != b.seq ? a.seq < b.seq : a.input < b.input;
-  });
-  std::ostringstream text;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (i && lines[i].seq == lines[i - 1].seq && lines[i].input == lines[i - 1].input)
-      throw Error(ErrorCode::usage, lines[i].input + ": appears in more than one index");
-    text << lines[i].json.dump() << "\n";
-  }
-  write_file_atomic((out / "index.jsonl").string(), text.str());
-  return lines.size();
+int available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return 1;
+}
+
+int thread_limit() {
+  return std::min(256, 4 * available_cpus());
 }
 
 }  // namespace camkit

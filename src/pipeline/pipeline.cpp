@@ -3,22 +3,23 @@
 #include "camkit/pipeline.hpp"
 
 #include <ATen/Parallel.h>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
+#include <unordered_map>
 
 #include "camkit/error.hpp"
-#include "camkit/output.hpp"
+#include "camkit/output_folder.hpp"
+#include "pipeline/failures.hpp"
+#include "pipeline/index_journal.hpp"
+#include "pipeline/run_folders.hpp"
 #include "pipeline/stages.hpp"
 #include "pipeline/volume.hpp"
 
@@ -30,43 +31,22 @@ using pipeline::Item;
 using pipeline::State;
 using ItemPtr = std::unique_ptr<Item>;
 
-// Appends lines to the index, each followed by fdatasync: after a crash the index holds whole
-// lines for committed records (a torn last line is dropped on the next run, which rewrites it).
-class IndexFile {
- public:
-  explicit IndexFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(ErrorCode::usage, path + ": cannot write: " + std::strerror(errno));
-  }
-  ~IndexFile() { ::close(fd_); }
-  IndexFile(const IndexFile&) = delete;
-  IndexFile& operator=(const IndexFile&) = delete;
-  void append(const std::string& line) {
-    size_t done = 0;
-    while (done < line.size()) {
-      const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(ErrorCode::usage, path_ + ": cannot write: " + std::strerror(errno));
-      done += static_cast<size_t>(n);
-    }
-    ::fdatasync(fd_);
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
+int worker_count(const PipelineOptions& o) {
+  return o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
+}
 
 class Run {
  public:
-  Run(const Model& model, const std::vector<PipelineInput>& inputs, const PipelineOptions& o)
+  Run(const Model& model, const std::vector<PipelineInput>& inputs, const PipelineOptions& o,
+      const OutputFolder& out, pipeline::IndexJournal& index)
       : model_(model),
         explainer_(model),
         inputs_(inputs),
         o_(o),
         hash_(options_hash(model, o)),
-        index_((fs::path(o.out_dir) / o.index_name).string()) {
-    const int w = o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
+        out_(out),
+        index_(index) {
+    const int w = worker_count(o);
     workers_ = w;
     // Inputs decoded ahead of inference, and inputs handed to rendering but not committed.
     // LibTorch's unoptimised CPU convolution picks its kernel by batch size (the maps then
@@ -82,10 +62,19 @@ class Run {
   PipelineSummary run() {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
-    for (int i = 0; i < workers_; ++i)
-      threads.emplace_back([this] { guard([this] { decode(); }); });
-    for (int i = 0; i < workers_; ++i)
-      threads.emplace_back([this] { guard([this] { render(); }); });
+    try {
+      for (int i = 0; i < workers_; ++i)
+        threads.emplace_back([this] { guard([this] { decode(); }); });
+      for (int i = 0; i < workers_; ++i)
+        threads.emplace_back([this] { guard([this] { render(); }); });
+    } catch (const std::system_error& e) {
+      // Under a thread or memory limit: stop the ones started, join them, report cleanly.
+      stop_all();
+      for (auto& t : threads) t.join();
+      throw Error(ErrorCode::usage, "cannot start " + std::to_string(2 * workers_) +
+                                        " worker threads (" + e.what() +
+                                        "): lower --threads or --workers");
+    }
     guard([this] { infer(); });
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -99,6 +88,16 @@ class Run {
   }
 
  private:
+  void stop_all() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // Only what no single input explains reaches here (model, usage, index errors, camkit bugs
+  // outside any input): it stops the run.
   template <class F>
   void guard(F&& f) {
     try {
@@ -109,6 +108,14 @@ class Run {
       stop_ = true;
       cv_.notify_all();
     }
+  }
+
+  // Marks `item` failed when the exception being handled is its own failure; else rethrows it.
+  static void fail_or_rethrow(Item& item) {
+    const std::exception_ptr e = std::current_exception();
+    const std::optional<std::string> message = pipeline::input_failure(item.in->path, e);
+    if (!message) std::rethrow_exception(e);
+    fail(item, *message);
   }
 
   void decode() {
@@ -125,13 +132,11 @@ class Run {
       auto item = std::make_unique<Item>();
       item->pos = i;
       item->in = &inputs_[i];
-      if (o_.overwrite || !pipeline::load_complete_record(*item, o_, hash_)) {
-        try {
+      try {
+        if (o_.overwrite || !pipeline::load_complete_record(*item, o_, hash_, out_))
           pipeline::decode_item(*item, model_, o_);
-        } catch (const Error& e) {
-          if (e.code() != ErrorCode::input) throw;
-          fail(*item, e.what());
-        }
+      } catch (...) {
+        fail_or_rethrow(*item);
       }
       {
         std::lock_guard<std::mutex> lk(mu_);
@@ -146,6 +151,7 @@ class Run {
     item.error = message;
     item.image = Image();
     item.prepared = Prepared();
+    item.ex = Explanation();
   }
 
   ItemPtr take(size_t pos) {
@@ -209,17 +215,18 @@ class Run {
         batch[i]->state = State::explained;
       }
       return;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::input) throw;
+    } catch (...) {
+      // One input that does not fit the model, or a batch too large for the memory left: the
+      // inputs one by one find the culprit (or fit). Model and usage errors stop the run.
+      const std::exception_ptr e = std::current_exception();
+      if (!pipeline::input_failure("", e)) std::rethrow_exception(e);
     }
-    // One input of the batch does not fit the model: explain them one by one to find it.
     for (auto& item : batch) {
       try {
         item->ex = explainer_.explain(item->prepared, eo);
         item->state = State::explained;
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::input) throw;
-        fail(*item, item->in->path + ": " + e.what());
+      } catch (...) {
+        fail_or_rethrow(*item);
       }
     }
   }
@@ -236,10 +243,9 @@ class Run {
       }
       if (item->state == State::explained) {
         try {
-          pipeline::render_item(*item, model_, o_, hash_);
-        } catch (const Error& e) {
-          if (e.code() != ErrorCode::input) throw;
-          fail(*item, e.what());
+          pipeline::render_item(*item, model_, o_, hash_, out_);
+        } catch (...) {
+          fail_or_rethrow(*item);
         }
       }
       commit(std::move(item));
@@ -268,24 +274,26 @@ class Run {
   }
 
   void commit_one(Item& item) {
+    const std::string rel = pipeline::record_relative(*item.in);
+    if (item.state == State::explained) {
+      try {
+        out_.write(rel, item.record_text);
+      } catch (...) {
+        fail_or_rethrow(item);
+      }
+    }
     if (item.state == State::failed) {
       ++summary_.failed;
       if (o_.on_error) o_.on_error(item.error);
-      index_.append(pipeline::error_line(item));
+      index_.append(pipeline::error_line(*item.in, item.error, o_));
       return;
     }
-    const std::string rel = pipeline::record_relative(*item.in);
-    if (item.state == State::skipped) {
-      ++summary_.skipped;
-    } else {
-      write_file_atomic((fs::path(o_.out_dir) / rel).string(), item.record_text);
-      ++summary_.done;
-    }
-    index_.append(pipeline::index_line(item));
+    ++(item.state == State::skipped ? summary_.skipped : summary_.done);
+    index_.append(pipeline::index_line(item.record, *item.in, o_));
     if (o_.on_record) {
-      nlohmann::json out = item.record;
-      out["record"] = (fs::path(o_.out_dir) / rel).string();
-      o_.on_record(out.dump());
+      nlohmann::json line = item.record;
+      line["record"] = out_.path(rel);
+      o_.on_record(pipeline::dump_json(line));
     }
   }
 
@@ -294,7 +302,8 @@ class Run {
   const std::vector<PipelineInput>& inputs_;
   const PipelineOptions& o_;
   const std::string hash_;
-  IndexFile index_;
+  const OutputFolder& out_;
+  pipeline::IndexJournal& index_;
   int workers_ = 1, batch_ = 1;
   size_t ahead_ = 0, render_limit_ = 0;
 
@@ -316,33 +325,67 @@ void check(bool ok, const std::string& message) {
   if (!ok) throw Error(ErrorCode::usage, message);
 }
 
-}  // namespace
-
-PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput>& inputs,
-                             const PipelineOptions& o) {
-  check(o.threads >= 1, "--threads must be at least 1");
-  check(o.batch_size >= 1, "--batch-size must be at least 1");
+void check_options(const PipelineOptions& o) {
+  const int limit = thread_limit();
+  check(o.threads >= 1 && o.threads <= limit, "--threads " + std::to_string(o.threads) +
+                                                  ": use 1.." + std::to_string(limit) +
+                                                  " (4 per CPU this process may use, at most 256)");
+  check(o.workers >= 0 && o.workers <= o.threads, "--workers " + std::to_string(o.workers) +
+                                                      ": use 0 (auto) .. --threads (" +
+                                                      std::to_string(o.threads) + ")");
+  check(o.intra_op_threads >= 0 && o.intra_op_threads <= limit,
+        "intra-op threads must be in 0.." + std::to_string(limit));
+  check(o.batch_size >= 1 && o.batch_size <= 1024, "--batch-size must be in 1..1024");
   check(o.png_compression >= 0 && o.png_compression <= 9, "--png-compression must be in 0..9");
   check(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "--quality must be in 1..100");
   check(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
   check(o.box_threshold >= 0 && o.box_threshold <= 1, "--box-threshold must be in [0, 1]");
+  check(o.shard_count >= 1 && o.shard_index >= 0 && o.shard_index < o.shard_count,
+        "--shard: use i/N with 0 <= i < N");
+}
+
+// Two inputs writing one record would overwrite each other's results: callers make names
+// unique (make_output_names_unique); this is the library's last line of defence.
+void check_unique_names(const std::vector<PipelineInput>& inputs) {
+  std::unordered_map<std::string, const PipelineInput*> seen;
+  for (const PipelineInput& in : inputs) {
+    const auto [it, fresh] = seen.emplace(pipeline::record_relative(in), &in);
+    if (!fresh)
+      throw Error(ErrorCode::usage, in.path + " and " + it->second->path + " would both write " +
+                                        it->first +
+                                        " (make_output_names_unique gives them distinct names)");
+  }
+}
+
+}  // namespace
+
+PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput>& inputs,
+                             const PipelineOptions& options) {
+  check_options(options);
+  check_unique_names(inputs);
   // A model property that stops the method is the run's error, before any input is read.
-  Explainer(model).check(o.explain);
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  check(fs::is_directory(o.out_dir, ec), o.out_dir + ": cannot create the output folder");
-  remove_stale_temporaries(o.out_dir);
+  Explainer(model).check(options.explain);
+  PipelineOptions o = options;
+  if (o.total_inputs == 0) o.total_inputs = inputs.size();
+  const OutputFolder out(o.out_dir);
+  // Taken before anything is cleaned or written: a second run of this shard stops here.
+  const RunLock lock = RunLock::acquire(out, o.shard_index, o.shard_count, o.on_note);
+  pipeline::remove_run_temporaries(out, inputs, o.volume.has_value());
+  pipeline::IndexJournal index(out, index_file_name(o.shard_index, o.shard_count), inputs,
+                               o.index_interval);
+  PipelineSummary summary;
   if (o.volume) {  // exams run one at a time: every thread goes to LibTorch
     at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads : o.threads);
-    IndexFile index((fs::path(o.out_dir) / o.index_name).string());
-    return pipeline::run_volumes(model, inputs, o,
-                                 [&index](const std::string& line) { index.append(line); });
+    summary = pipeline::run_volumes(model, inputs, o, out,
+                                    [&index](const std::string& line) { index.append(line); });
+  } else {
+    at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
+                                               : std::max(1, o.threads - 2 * worker_count(o)));
+    Run run(model, inputs, o, out, index);
+    summary = run.run();
   }
-  const int workers = o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
-  at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
-                                             : std::max(1, o.threads - 2 * workers));
-  Run run(model, inputs, o);
-  return run.run();
+  index.finish();
+  return summary;
 }
 
 }  // namespace camkit

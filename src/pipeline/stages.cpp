@@ -1,8 +1,10 @@
 #include "pipeline/stages.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "camkit/error.hpp"
 #include "camkit/output.hpp"
@@ -21,30 +23,46 @@ nlohmann::json prediction_json(const Prediction& p, Task task) {
   return j;
 }
 
-fs::path record_dir(const PipelineInput& in, const PipelineOptions& o) {
-  return fs::path(o.out_dir) / fs::path(in.relative).parent_path();
+// The folder of the record of `in`, relative to out_dir ("" for the top).
+fs::path record_dir(const PipelineInput& in) {
+  return fs::path(in.relative).parent_path();
+}
+
+std::string add_index_fields(nlohmann::json line, const PipelineOptions& o) {
+  line["inputs"] = o.total_inputs;
+  if (o.shard_count > 1)
+    line["shard"] = std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count);
+  return dump_json(line) + "\n";
 }
 
 }  // namespace
 
 std::string record_relative(const PipelineInput& in) {
   const fs::path rel(in.relative);
-  return (rel.parent_path() / (rel.stem().string() + ".json")).generic_string();
+  const std::string stem = in.series.empty() ? rel.stem().string() : rel.filename().string();
+  return (rel.parent_path() / (stem + ".json")).generic_string();
 }
 
-bool load_complete_record(Item& item, const PipelineOptions& o, const std::string& hash) {
-  const fs::path file = fs::path(o.out_dir) / record_relative(*item.in);
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return false;
-  nlohmann::json rec = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!rec.is_object() || rec.value("options_hash", std::string()) != hash ||
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool load_complete_record(Item& item, const PipelineOptions&, const std::string& hash,
+                          const OutputFolder& out) {
+  const std::optional<std::string> text = out.read(record_relative(*item.in));
+  if (!text) return false;
+  nlohmann::json rec = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!rec.is_object() || !rec.contains("options_hash") || rec["options_hash"] != hash ||
       !rec.contains("explanations") || !rec["explanations"].is_array())
     return false;
-  const fs::path dir = record_dir(*item.in, o);
-  for (const auto& e : rec["explanations"])
+  const fs::path dir = record_dir(*item.in);
+  for (const auto& e : rec["explanations"]) {
+    if (!e.is_object()) return false;
     for (const char* key : {"overlay", "raw"})
-      if (e.contains(key) && (!e[key].is_string() || !fs::exists(dir / e[key].get<std::string>())))
+      if (e.contains(key) &&
+          (!e[key].is_string() || !out.exists((dir / e[key].get<std::string>()).string())))
         return false;
+  }
   item.record = std::move(rec);
   item.state = State::skipped;
   return true;
@@ -92,6 +110,7 @@ void describe_explanation(nlohmann::json& rec, Method method, Task task, const s
 void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
   const PipelineInput& in = *item.in;
   item.classes = classes_for(in, model, o);
+  check_input_type(in.path, false);
   Image image = read_input(in.path, o.read);
   item.prepared = prepare(image, o.preprocess, in.path);
   item.image_height = image.height;
@@ -106,11 +125,11 @@ bool same_batch(const Item& a, const Item& b) {
          a.prepared.width == b.prepared.width && a.classes == b.classes;
 }
 
-void render_item(Item& item, const Model& model, const PipelineOptions& o,
-                 const std::string& hash) {
+void render_item(Item& item, const Model& model, const PipelineOptions& o, const std::string& hash,
+                 const OutputFolder& out) {
   const PipelineInput& in = *item.in;
   const Explanation& ex = item.ex;
-  const fs::path dir = record_dir(in, o);
+  const fs::path dir = record_dir(in);
   const std::string stem = fs::path(in.relative).stem().string();
   nlohmann::json rec{{"input", in.path},
                      {"image",
@@ -144,20 +163,20 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o,
         draw_box(picture, *loc.box, white,
                  std::max(1, std::min(item.image_width, item.image_height) / 150));
       }
-      write_file_atomic((dir / (name + ext)).string(),
-                        o.format == PictureFormat::jpg ? encode_jpeg(picture, o.jpeg_quality)
-                                                       : encode_png(picture, o.png_compression));
+      out.write((dir / (name + ext)).string(), o.format == PictureFormat::jpg
+                                                   ? encode_jpeg(picture, o.jpeg_quality)
+                                                   : encode_png(picture, o.png_compression));
       e["overlay"] = name + ext;
     }
     if (raw) {
-      write_file_atomic((dir / (name + ".npy")).string(), encode_npy(cm.raw));
+      out.write((dir / (name + ".npy")).string(), encode_npy(cm.raw));
       e["raw"] = name + ".npy";
     }
     e["box"] = loc.box ? nlohmann::json{loc.box->x0, loc.box->y0, loc.box->x1, loc.box->y1}
                        : nlohmann::json();
     rec["explanations"].push_back(e);
   }
-  item.record_text = rec.dump(2) + "\n";
+  item.record_text = dump_json(rec, 2) + "\n";
   // The record as it will be read back on resume, so both paths give the same index line.
   item.record = nlohmann::json::parse(item.record_text);
   item.image = Image();
@@ -166,17 +185,35 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o,
   item.ex = Explanation();
 }
 
-std::string index_line(const Item& item) {
-  nlohmann::json line = item.record;
-  line["seq"] = item.in->seq;
-  line["record"] = record_relative(*item.in);
-  return line.dump() + "\n";
+std::string index_line(const nlohmann::json& record, const PipelineInput& in,
+                       const PipelineOptions& o) {
+  nlohmann::json line = record;
+  line["seq"] = in.seq;
+  line["record"] = record_relative(in);
+  return add_index_fields(std::move(line), o);
 }
 
-std::string error_line(const Item& item) {
-  return nlohmann::json{{"seq", item.in->seq}, {"input", item.in->path}, {"error", item.error}}
-             .dump() +
-         "\n";
+std::string error_line(const PipelineInput& in, const std::string& error,
+                       const PipelineOptions& o) {
+  return add_index_fields({{"seq", in.seq}, {"input", in.path}, {"error", error}}, o);
 }
 
 }  // namespace camkit::pipeline
+
+namespace camkit {
+
+void check_input_type(const std::string& path, bool folder_ok) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;
+  if (S_ISREG(st.st_mode) || (folder_ok && S_ISDIR(st.st_mode))) return;
+  const char* kind = S_ISDIR(st.st_mode)    ? nullptr
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                                            : "of an unknown type";
+  if (!kind) return;  // the reader says "is a directory"
+  throw Error(ErrorCode::input, path + ": not a regular file (" + kind + ")");
+}
+
+}  // namespace camkit

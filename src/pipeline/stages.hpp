@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "camkit/output_folder.hpp"
 #include "camkit/pipeline.hpp"
 
 namespace camkit::pipeline {
@@ -27,12 +28,18 @@ struct Item {
   nlohmann::json record;    ///< the record (rendered or found complete on disk)
 };
 
-/// Where the record of `in` lives: "<parent>/<stem>.json", relative to out_dir.
+/// Where the record of `in` lives: "<parent>/<stem>.json", relative to out_dir (a series
+/// folder's name is kept whole: "<parent>/<name>.json").
 std::string record_relative(const PipelineInput& in);
 
+/// JSON text that never throws: bytes that are not UTF-8 (file names in another encoding) are
+/// replaced by U+FFFD. indent < 0: one line.
+std::string dump_json(const nlohmann::json& j, int indent = -1);
+
 /// Fills a skipped item from its record when that record is complete for `hash` (and the
-/// pictures it names exist); returns false otherwise.
-bool load_complete_record(Item& item, const PipelineOptions& options, const std::string& hash);
+/// pictures it names exist); returns false otherwise (a malformed record included).
+bool load_complete_record(Item& item, const PipelineOptions& options, const std::string& hash,
+                          const OutputFolder& out);
 
 /// The classes to explain for `in`: its true class with --class true, else options' classes
 /// (empty = top-k). Throws Error(input) when the true class is missing or out of range.
@@ -59,11 +66,14 @@ bool same_batch(const Item& a, const Item& b);
 /// Writes the item's pictures (atomically) and builds its record; the record file itself is
 /// written at commit. Throws Error(input) when a file cannot be written.
 void render_item(Item& item, const Model& model, const PipelineOptions& options,
-                 const std::string& hash);
+                 const std::string& hash, const OutputFolder& out);
 
-/// The index line of a record (one compact JSON line with "seq" and "record" added).
-std::string index_line(const Item& item);
-/// The index line of a failed input.
-std::string error_line(const Item& item);
+/// The index line of a record: the record's fields plus "seq", "record" (its path relative to
+/// out_dir), "inputs" (options.total_inputs) and, for a shard, "shard": "i/N". One line.
+std::string index_line(const nlohmann::json& record, const PipelineInput& in,
+                       const PipelineOptions& options);
+/// The index line of a failed input: {"seq", "input", "error", "inputs"[, "shard"]}.
+std::string error_line(const PipelineInput& in, const std::string& error,
+                       const PipelineOptions& options);
 
 }  // namespace camkit::pipeline

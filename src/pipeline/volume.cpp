@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include "camkit/error.hpp"
 #include "camkit/output.hpp"
+#include "pipeline/failures.hpp"
 #include "pipeline/stages.hpp"
 
 namespace camkit::pipeline {
@@ -69,36 +69,37 @@ std::vector<Map> volume_display(const std::vector<Map>& raw, int height, int wid
   return out;
 }
 
-bool complete_case(const fs::path& record_file, const fs::path& dir, const std::string& hash,
-                   nlohmann::json* out) {
-  std::ifstream in(record_file, std::ios::binary);
-  if (!in) return false;
-  nlohmann::json rec = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!rec.is_object() || rec.value("options_hash", std::string()) != hash ||
-      !rec.contains("volume") || !rec.contains("explanations"))
+bool complete_case(const OutputFolder& out, const std::string& record, const fs::path& dir,
+                   const std::string& hash, nlohmann::json* result) {
+  const std::optional<std::string> text = out.read(record);
+  if (!text) return false;
+  nlohmann::json rec = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!rec.is_object() || !rec.contains("options_hash") || rec["options_hash"] != hash ||
+      !rec.contains("volume") || !rec["volume"].is_object() || !rec.contains("explanations") ||
+      !rec["explanations"].is_array())
     return false;
   auto exists = [&](const nlohmann::json& list) {
     if (!list.is_array()) return false;
     for (const auto& p : list)
-      if (!p.is_string() || !fs::exists(dir / p.get<std::string>())) return false;
+      if (!p.is_string() || !out.exists((dir / p.get<std::string>()).string())) return false;
     return true;
   };
   if (!exists(rec["volume"].value("slice_images", nlohmann::json::array()))) return false;
   for (const auto& e : rec["explanations"]) {
+    if (!e.is_object()) return false;
     if (e.contains("cams") && !exists(e["cams"])) return false;
     if (e.contains("raw") &&
-        (!e["raw"].is_string() || !fs::exists(dir / e["raw"].get<std::string>())))
+        (!e["raw"].is_string() || !out.exists((dir / e["raw"].get<std::string>()).string())))
       return false;
   }
-  *out = std::move(rec);
+  *result = std::move(rec);
   return true;
 }
 
 // "knee/sagittal/0001.npy" -> case "0001", plane "sagittal": MRNet keeps one folder per plane.
 std::pair<std::string, std::string> case_and_plane(const PipelineInput& in) {
   const fs::path rel(in.relative);
-  std::string name = rel.filename().string();
-  if (fs::path(name).has_extension() && !fs::is_directory(in.path)) name = rel.stem().string();
+  const std::string name = fs::path(record_relative(in)).stem().string();
   std::string parent = rel.parent_path().filename().string();
   std::string lower = parent;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -110,12 +111,15 @@ std::pair<std::string, std::string> case_and_plane(const PipelineInput& in) {
 
 class VolumeRun {
  public:
-  VolumeRun(const Model& model, const PipelineOptions& o, const std::string& hash)
-      : model_(model), explainer_(model), o_(o), hash_(hash) {}
+  VolumeRun(const Model& model, const PipelineOptions& o, const std::string& hash,
+            const OutputFolder& out)
+      : model_(model), explainer_(model), o_(o), hash_(hash), out_(out) {}
 
   // The case's record text; pictures are written (atomically) before it.
   std::string explain_case(const PipelineInput& in) {
-    std::vector<Image> slices = read_volume(in.path, o_.read);
+    check_input_type(in.path, true);
+    std::vector<Image> slices = in.series.empty() ? read_volume(in.path, o_.read)
+                                                  : read_series(in.path, in.series, o_.read);
     if (slices.empty()) throw Error(ErrorCode::input, in.path + ": no slices");
     std::vector<Prepared> prepared;
     for (size_t i = 0; i < slices.size(); ++i)
@@ -136,8 +140,7 @@ class VolumeRun {
  private:
   std::string render(const PipelineInput& in, const std::vector<Image>& slices,
                      const std::vector<Prepared>& prepared, const VolumeExplanation& ex) {
-    const fs::path rel(in.relative);
-    const fs::path dir = fs::path(o_.out_dir) / rel.parent_path();
+    const fs::path dir = fs::path(record_relative(in)).parent_path();
     const std::string stem = fs::path(record_relative(in)).stem().string();
     const size_t s = slices.size();
     const Image& first = slices.front();
@@ -165,7 +168,7 @@ class VolumeRun {
       nlohmann::json names = nlohmann::json::array();
       for (size_t i = 0; i < s; ++i) {
         const std::string name = case_dir + "slices/" + slice_name(i, s);
-        write_file_atomic((dir / name).string(), encode_png(pictures[i], o_.png_compression));
+        out_.write((dir / name).string(), encode_png(pictures[i], o_.png_compression));
         names.push_back(name);
       }
       vol["slice_images"] = names;
@@ -200,7 +203,7 @@ class VolumeRun {
         black.width = slices[i].width;
         black.data.assign(static_cast<size_t>(black.height) * black.width * 3, 0);
         const std::string name = folder + slice_name(i, s);
-        write_file_atomic(
+        out_.write(
             (dir / name).string(),
             encode_png(overlay(black, display[i], region, o_.colormap, 1.0f), o_.png_compression));
         cams.push_back(name);
@@ -209,61 +212,60 @@ class VolumeRun {
       if (o_.raw || !o_.overlay) {
         const std::string name =
             case_dir + "raw." + std::to_string(cm.prediction.class_index) + ".npy";
-        write_file_atomic((dir / name).string(), encode_npy(cm.slices));
+        out_.write((dir / name).string(), encode_npy(cm.slices));
         e["raw"] = name;
       }
       e["slice_peaks"] = peaks;
       e["peak_slice"] = best_slice;
       rec["explanations"].push_back(e);
     }
-    return rec.dump(2) + "\n";
+    return dump_json(rec, 2) + "\n";
   }
 
   const Model& model_;
   const Explainer explainer_;
   const PipelineOptions& o_;
   const std::string hash_;
+  const OutputFolder& out_;
 };
 
 }  // namespace
 
 PipelineSummary run_volumes(const Model& model, const std::vector<PipelineInput>& inputs,
-                            const PipelineOptions& o, const IndexWriter& index) {
+                            const PipelineOptions& o, const OutputFolder& out,
+                            const IndexWriter& index) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string hash = options_hash(model, o);
-  VolumeRun run(model, o, hash);
+  VolumeRun run(model, o, hash, out);
   PipelineSummary summary;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const PipelineInput& in = inputs[i];
     const std::string rel = record_relative(in);
-    const fs::path record_file = fs::path(o.out_dir) / rel;
-    const fs::path dir = record_file.parent_path();
+    const fs::path dir = fs::path(rel).parent_path();
     nlohmann::json rec;
-    if (!o.overwrite && complete_case(record_file, dir, hash, &rec)) {
+    if (!o.overwrite && complete_case(out, rel, dir, hash, &rec)) {
       ++summary.skipped;
     } else {
       try {
         const std::string text = run.explain_case(in);
-        write_file_atomic(record_file.string(), text);
+        out.write(rel, text);
         rec = nlohmann::json::parse(text);
         ++summary.done;
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::input) throw;
+      } catch (...) {
+        const std::exception_ptr e = std::current_exception();
+        const std::optional<std::string> message = input_failure(in.path, e);
+        if (!message) std::rethrow_exception(e);
         ++summary.failed;
-        if (o.on_error) o.on_error(e.what());
-        index(nlohmann::json{{"seq", in.seq}, {"input", in.path}, {"error", e.what()}}.dump() +
-              "\n");
+        if (o.on_error) o.on_error(*message);
+        index(error_line(in, *message, o));
         if (o.on_progress) o.on_progress(i + 1, inputs.size());
         continue;
       }
     }
-    nlohmann::json line = rec;
-    line["seq"] = in.seq;
-    line["record"] = rel;
-    index(line.dump() + "\n");
+    index(index_line(rec, in, o));
     if (o.on_record) {
-      rec["record"] = record_file.string();
-      o.on_record(rec.dump());
+      rec["record"] = out.path(rel);
+      o.on_record(dump_json(rec));
     }
     if (o.on_progress) o.on_progress(i + 1, inputs.size());
   }

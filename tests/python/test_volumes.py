@@ -217,7 +217,7 @@ def test_case_folder_pictures_resume_and_errors():
     r = run("explain", path, os.path.join(data, "0001.npy"), "-o", out, "-m", "scorecam",
             expect=2)
     assert "not available for volumes" in r.stderr, r.stderr
-    leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".tmp-" in f]
+    leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".camkit-tmp." in f]
     assert not leftovers, leftovers
 
 

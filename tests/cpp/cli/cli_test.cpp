@@ -75,7 +75,7 @@ class Cli : public ::testing::Test {
   void expect_no_temporaries(const std::string& out) {
     if (!fs::exists(out)) return;
     for (const auto& e : fs::recursive_directory_iterator(out))
-      EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+      EXPECT_EQ(e.path().filename().string().find(".camkit-tmp."), std::string::npos) << e.path();
   }
   fs::path dir_;
 };

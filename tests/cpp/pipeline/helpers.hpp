@@ -35,11 +35,13 @@ inline std::string read_file(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-/// Runs `camkit ARGS` through the shell (stderr to a file, so it is not a terminal).
-inline Result camkit(const std::string& args) {
+/// Runs `camkit ARGS` through the shell (stderr to a file, so it is not a terminal); `before`
+/// is shell text run first in the same shell (e.g. "ulimit -v 1600000;").
+inline Result camkit(const std::string& args, const std::string& before = "") {
   const fs::path err_file =
       fs::temp_directory_path() / ("camkit-pipe-test-" + std::to_string(::getpid()) + ".err");
-  const std::string cmd = std::string(CAMKIT_CLI) + " " + args + " 2>" + err_file.string();
+  const std::string cmd =
+      before + " " + std::string(CAMKIT_CLI) + " " + args + " 2>" + err_file.string();
   Result r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   std::array<char, 4096> buf{};
@@ -59,6 +61,13 @@ inline std::vector<std::string> lines(const std::string& s) {
   while (std::getline(in, line))
     if (!line.empty()) out.push_back(line);
   return out;
+}
+
+/// Lines of `text` that mention `what`.
+inline int mentions(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (const auto& line : lines(text)) n += line.find(what) != std::string::npos;
+  return n;
 }
 
 /// Every file below `dir`: relative path -> bytes.

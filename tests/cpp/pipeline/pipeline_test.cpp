@@ -29,7 +29,8 @@ TEST_F(Pipeline, OutputsAreIdenticalForAnyThreadCountAndBatchSize) {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("14 done, 0 failed, 0 skipped"), std::string::npos) << r.err;
   }
-  EXPECT_EQ(tree(path("out-1-1")).size(), 14u * 5 + 1);  // record, 2 overlays, 2 maps; index
+  // Per input a record, 2 overlays and 2 maps; the index and the lock file.
+  EXPECT_EQ(tree(path("out-1-1")).size(), 14u * 5 + 2);
   for (size_t i = 1; i < runs.size(); ++i)
     expect_same_tree(path("out-1-1"), path("out-" + std::to_string(runs[i].first) + "-" +
                                            std::to_string(runs[i].second)));
@@ -180,7 +181,7 @@ TEST_F(Pipeline, JpegOverlaysAndRecordsOnly) {
   // --no-overlay: records and raw maps only.
   ASSERT_EQ(camkit(base + path("raw") + " --no-overlay").code, 0);
   const auto files = tree(path("raw"));
-  EXPECT_EQ(files.size(), 3u);  // a.json, a.<c>.npy, index.jsonl
+  EXPECT_EQ(files.size(), 4u);  // a.json, a.<c>.npy, index.jsonl, .camkit.lock
   for (const auto& [f, bytes] : files) EXPECT_EQ(f.find(".png"), std::string::npos) << f;
   EXPECT_EQ(camkit(base + path("bad") + " --format gif").code, 2);
   EXPECT_EQ(camkit(base + path("bad") + " --png-compression 11").code, 2);

@@ -25,6 +25,7 @@
 #include <limits>
 
 #include "io/file_bytes.hpp"
+#include "io/limits.hpp"
 
 namespace camkit::io {
 
@@ -284,6 +285,22 @@ void read_series_attributes(DcmItem& ds, DicomFrames& out) {
   if (ds.findAndGetSint32(DCM_InstanceNumber, number).good()) out.instance_number = number;
 }
 
+// What the attributes say the pixel data decodes to is bounded before a codec allocates it
+// (DCMTK's decoders size their output from Rows, Columns and NumberOfFrames).
+void check_limits(const std::string& path, const PixelFormat& f, const ReadOptions& options) {
+  check_slices(path, static_cast<std::uint64_t>(f.frames),
+               "NumberOfFrames " + std::to_string(f.frames), options);
+  check_pixels(path, "frame", static_cast<std::uint64_t>(f.columns),
+               static_cast<std::uint64_t>(f.rows), options);
+  const std::uint64_t samples = static_cast<std::uint64_t>(f.rows) * f.columns * f.samples *
+                                static_cast<std::uint64_t>(f.frames);
+  check_decoded(path,
+                std::to_string(f.frames) + " frame" + (f.frames == 1 ? "" : "s") + " of " +
+                    std::to_string(f.columns) + " x " + std::to_string(f.rows) + " x " +
+                    std::to_string(f.samples),
+                samples, options);
+}
+
 // Never trust the header: the pixel data must hold exactly the samples it describes (plus the
 // one padding byte DICOM adds to odd lengths). Each factor is small (16 bits, or the frame count
 // bounded by the data length first), so the product cannot overflow 64 bits.
@@ -345,13 +362,16 @@ bool has_dicom_extension(const std::string& path) {
   return ext == ".dcm" || ext == ".dicom";
 }
 
-DicomFrames load_dicom(const std::string& path) {
+DicomFrames load_dicom(const std::string& path, const ReadOptions& options) {
+  return decode_dicom(path, read_file_bytes(path, options.max_file_bytes), options);
+}
+
+DicomFrames decode_dicom(const std::string& path, std::vector<unsigned char> bytes,
+                         const ReadOptions& options) {
   init_dcmtk();
   DcmFileFormat file;
   OFCondition parsed;
   {
-    // DCMTK copies every value out of the buffer, so the file's bytes are dropped once parsed.
-    const std::vector<unsigned char> bytes = read_file_bytes(path);
     if (bytes.size() < 132 || std::memcmp(bytes.data() + 128, "DICM", 4) != 0) {
       throw input_error(path, "not a DICOM file (no 'DICM' marker at byte 128)");
     }
@@ -362,6 +382,8 @@ DicomFrames load_dicom(const std::string& path) {
     parsed = file.read(stream);
     file.transferEnd();
     stream.releaseBuffer();
+    // DCMTK copies every value out of the buffer, so the file's bytes are dropped once parsed.
+    std::vector<unsigned char>().swap(bytes);
   }
   // The meta header is read first, so an unsupported codec is reported even when DCMTK could not
   // make sense of the data set that follows.
@@ -374,6 +396,15 @@ DicomFrames load_dicom(const std::string& path) {
 
   PixelFormat f = read_format(path, ds);
   check_photometric(path, f, false);
+  // Native pixel data is in memory already: a length that contradicts the attributes is the
+  // more useful report than a limit. Encapsulated data is bounded before a codec expands it.
+  if (!DcmXfer(ds.getOriginalXfer()).isEncapsulated()) {
+    DcmElement* native = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, native).good() && native != nullptr) {
+      check_length(path, f, native->getLength());
+    }
+  }
+  check_limits(path, f, options);
   decode_pixel_data(path, file);
   // Decoders rewrite these (JPEG: YBR_FULL_422 -> RGB, planar configuration).
   OFString photometric;

@@ -144,7 +144,7 @@ class Run {
   static void fail(Item& item, const std::string& message) {
     item.state = State::failed;
     item.error = message;
-    item.image = Image();
+    item.picture = Rgb8();
     item.prepared = Prepared();
   }
 
@@ -326,6 +326,7 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
   check(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "--quality must be in 1..100");
   check(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
   check(o.box_threshold >= 0 && o.box_threshold <= 1, "--box-threshold must be in [0, 1]");
+  check(o.max_overlay_side >= 16, "--max-overlay-side must be at least 16");
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   check(fs::is_directory(o.out_dir, ec), o.out_dir + ": cannot create the output folder");

@@ -12,6 +12,7 @@
 #include "camkit/eval.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
+#include "cli/limit_flags.hpp"
 #include "cli/preprocess_flags.hpp"
 
 namespace camkit::cli {
@@ -36,6 +37,7 @@ struct EvalArgs {
   std::string device = "cpu";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool no_optimize = false;
+  ReadOptions read;  ///< input limits (cli/limit_flags.hpp)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -160,7 +162,7 @@ int run_eval(const EvalArgs& a) {
     if (!seen.insert(normalize_path(in.path)).second) continue;  // listed twice
     try {
       const GroundTruth gt = truth ? truth->lookup(in.path, localise) : GroundTruth{};
-      const Image image = read_input(in.path);
+      const Image image = read_input(in.path, a.read);
       const Prepared prepared = prepare(image, pre, in.path);
       ExplainOptions mine = eo;
       if (localise || truth_class) mine.classes = binary ? std::vector<int>{0} : gt.labels;
@@ -263,6 +265,7 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   add_preprocess_flags(cmd, a->pre);
+  add_limit_flags(cmd, a->read);
   cmd->add_option("--layer", a->layer, "Module path of the feature map (default: detected)");
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();

@@ -102,8 +102,10 @@ Image read_input(const std::string& path, const ReadOptions& options = {});
 /// walking the container first: a JPEG's marker segments and entropy-coded data must reach an
 /// end-of-image marker (FF D9) that is not inside a segment (an EXIF thumbnail's EOI does not
 /// count; bytes after the EOI are ignored); a PNG's chunks must reach IEND; an uncompressed BMP
-/// must hold header offset + padded rows bytes. BMP and TIFF are decoded by OpenCV (a truncated
-/// TIFF fails in libtiff); OpenCV may still print on stderr for a BMP or TIFF it cannot decode.
+/// must hold header offset + padded rows bytes, with a complete header and palette. A TIFF is
+/// first read through libtiff with handlers of its own (size, the fields OpenCV needs, every
+/// strip or tile), failing with libtiff's message ("cannot decode TIFF (...)"); then BMP and TIFF
+/// are decoded by OpenCV, which prints on stderr only for damage these checks do not foresee.
 Image read_image(const std::string& path, const ReadOptions& options = {});
 
 /// Reads a NumPy .npy file (format versions 1.0, 2.0, 3.0): dtypes float32, float64 (as stored,

@@ -8,7 +8,6 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
@@ -20,10 +19,12 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 
+#include "io/dicom_source.hpp"
 #include "io/file_bytes.hpp"
 #include "io/limits.hpp"
 
@@ -362,29 +363,37 @@ bool has_dicom_extension(const std::string& path) {
   return ext == ".dcm" || ext == ".dicom";
 }
 
-DicomFrames load_dicom(const std::string& path, const ReadOptions& options) {
-  return decode_dicom(path, read_file_bytes(path, options.max_file_bytes), options);
+// Values longer than this are read when first accessed rather than while parsing; for them
+// DCMTK refuses a declared length beyond the end of the file before allocating it
+// (io/dicom_source.hpp). Shorter values are read at once.
+constexpr Uint32 kDeferredValueBytes = 4096;
+
+// A damaged file can still leave elements in the tree whose declared length exceeds the file;
+// reading such a value would allocate that length. Every value is checked before any is read.
+void check_value_lengths(const std::string& path, DcmFileFormat& file, std::uint64_t file_size) {
+  DcmStack stack;
+  while (file.nextObject(stack, OFTrue).good()) {
+    DcmObject* object = stack.top();
+    if (object == nullptr || !object->isLeaf()) continue;
+    const Uint32 length = object->getLengthField();
+    if (length != DCM_UndefinedLength && length > file_size) {
+      const DcmTag& tag = object->getTag();
+      char name[16];
+      std::snprintf(name, sizeof name, "(%04X,%04X)", tag.getGTag(), tag.getETag());
+      throw input_error(path, std::string("truncated or corrupt DICOM data (element ") + name +
+                                  " claims " + std::to_string(length) + " bytes, the file has " +
+                                  std::to_string(file_size) + ")");
+    }
+  }
 }
 
-DicomFrames decode_dicom(const std::string& path, std::vector<unsigned char> bytes,
-                         const ReadOptions& options) {
+DicomFrames load_dicom(const std::string& path, const ReadOptions& options) {
   init_dcmtk();
+  const DicomSource source(path, options);  // open until every value has been read
   DcmFileFormat file;
-  OFCondition parsed;
-  {
-    if (bytes.size() < 132 || std::memcmp(bytes.data() + 128, "DICM", 4) != 0) {
-      throw input_error(path, "not a DICOM file (no 'DICM' marker at byte 128)");
-    }
-    DcmInputBufferStream stream;
-    stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-    stream.setEos();
-    file.transferInit();
-    parsed = file.read(stream);
-    file.transferEnd();
-    stream.releaseBuffer();
-    // DCMTK copies every value out of the buffer, so the file's bytes are dropped once parsed.
-    std::vector<unsigned char>().swap(bytes);
-  }
+  const OFCondition parsed = file.loadFile(source.name().c_str(), EXS_Unknown, EGL_noChange,
+                                           kDeferredValueBytes, ERM_fileOnly);
+  check_value_lengths(path, file, source.size());
   // The meta header is read first, so an unsupported codec is reported even when DCMTK could not
   // make sense of the data set that follows.
   check_transfer_syntax(path, file);

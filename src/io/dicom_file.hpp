@@ -50,10 +50,6 @@ bool has_dicom_extension(const std::string& path);
 /// JPEG-LS and RLE decoders on first use (thread-safe).
 DicomFrames load_dicom(const std::string& path, const ReadOptions& options);
 
-/// As load_dicom, for a whole file already in memory (the fuzzing seam).
-DicomFrames decode_dicom(const std::string& path, std::vector<unsigned char> bytes,
-                         const ReadOptions& options);
-
 /// The window that maps [lo, hi] linearly onto [0, 1]: DICOM LINEAR with centre (lo + hi + 1) / 2
 /// and width hi - lo + 1, i.e. y = (x - lo) / (hi - lo); a constant image (lo == hi) maps to 0.
 VoiWindow range_window(double lo, double hi);

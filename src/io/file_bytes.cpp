@@ -104,10 +104,12 @@ std::size_t RegularFile::read_more(std::vector<unsigned char>& bytes, std::size_
 void RegularFile::read_rest(std::vector<unsigned char>& bytes) {
   if (size_ > consumed_) bytes.reserve(bytes.size() + static_cast<std::size_t>(size_ - consumed_));
   for (;;) {
-    // One byte past the cap is asked for, so a file that grew beyond it is noticed.
+    // What fstat() reported is asked for in one read, then small reads to find the end; never
+    // more than one byte past the cap, so that a file that grew beyond it is noticed.
     const std::uint64_t room = max_bytes_ - std::min(max_bytes_, consumed_);
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(room + 1, std::uint64_t{1} << 20));
+    const std::uint64_t expected = size_ > consumed_ ? size_ - consumed_ : 0;
+    const std::size_t want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(room + 1, expected > 0 ? expected + 1 : 4096));
     if (read_more(bytes, want) == 0) break;
     if (consumed_ > max_bytes_) {
       throw input_error(path_,

@@ -31,6 +31,8 @@ class RegularFile {
 
   /// The size fstat() reported when the file was opened (> 0, <= max_bytes).
   std::uint64_t size() const { return size_; }
+  /// The open descriptor (owned by this object), e.g. for /proc/self/fd/<n>.
+  int descriptor() const { return fd_; }
 
   /// Appends up to `count` more bytes to `bytes` (fewer at the end of the file); returns how
   /// many were appended.

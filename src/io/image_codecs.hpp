@@ -1,5 +1,5 @@
-// io/image_codecs.hpp — private: PNG and JPEG decoded through libpng and libjpeg directly, and
-// the sizes BMP and TIFF headers declare.
+// io/image_codecs.hpp — private: PNG and JPEG decoded through libpng and libjpeg directly, TIFF
+// checked through libtiff, and the size a BMP header declares.
 //
 // OpenCV's PNG and JPEG readers let libpng and libjpeg print warnings on stderr ("libpng warning:
 // ...", "Corrupt JPEG data: premature end of data segment") and still return a picture, partly
@@ -58,9 +58,13 @@ struct DeclaredSize {
 /// The size in a BMP's header, or nullopt when the header is too short or of an unknown kind.
 std::optional<DeclaredSize> bmp_size(const unsigned char* data, std::size_t size);
 
-/// The size in a TIFF's first image file directory (classic or BigTIFF, either byte order), or
-/// nullopt when the directory cannot be found or lacks ImageWidth/ImageLength.
-std::optional<DeclaredSize> tiff_size(const unsigned char* data, std::size_t size);
+/// Reads a TIFF file in memory with libtiff, its messages kept to this handle: checks the first
+/// image's declared size against options.max_pixels, that it has the fields OpenCV's reader
+/// needs (ImageWidth, ImageLength, PhotometricInterpretation, a BitsPerSample OpenCV reads), and
+/// decodes every strip or tile once. Throws input_error(path, "cannot decode TIFF (<libtiff's
+/// message>)") otherwise. OpenCV then decodes the file.
+void check_tiff(const std::string& path, const unsigned char* data, std::size_t size,
+                const ReadOptions& options);
 
 /// True when the bytes start with a TIFF or BigTIFF signature.
 bool is_tiff(const unsigned char* data, std::size_t size);

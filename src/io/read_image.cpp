@@ -129,19 +129,16 @@ Image decode_image(const std::string& path, const unsigned char* data, std::size
   if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
     return from_pixels(decode_jpeg(path, data, size, options));
   }
-  std::optional<DeclaredSize> declared;
   if (size >= 2 && data[0] == 'B' && data[1] == 'M') {
-    declared = bmp_size(data, size);
+    const std::optional<DeclaredSize> declared = bmp_size(data, size);
     if (!declared) throw input_error(path, "cannot decode image (unknown BMP header)");
+    check_pixels(path, "image", declared->width, declared->height, options);
   } else if (is_tiff(data, size)) {
-    declared = tiff_size(data, size);
-    if (!declared)
-      throw input_error(path, "cannot decode image (TIFF without ImageWidth/ImageLength)");
+    check_tiff(path, data, size, options);
   } else {
     // Only formats whose size can be checked before decoding are handed to a decoder.
     throw input_error(path, "cannot decode image (not PNG, JPEG, BMP or TIFF data)");
   }
-  check_pixels(path, "image", declared->width, declared->height, options);
   return decode_with_opencv(path, data, size);
 }
 

@@ -196,3 +196,32 @@ TEST(DecoderMessages, PngBadColourProfileIsIgnored) {
 }
 
 }  // namespace
+
+namespace {
+
+// libtiff's messages about a damaged strip come back in the line; OpenCV's reader, which would
+// print them, never sees the file.
+TEST(DecoderMessages, TiffDamagedStrip) {
+  TempDir dir;
+  std::string tiff = encoded(".tif", noise(64, 64, CV_8UC3));  // LZW strips
+  for (std::size_t i = 100; i < 400; ++i) tiff[i] = static_cast<char>(0xFF);
+  const std::string path = dir.file("strip.tif");
+  write_bytes(path, tiff);
+  expect_failure(path, "cannot decode TIFF (");
+}
+
+TEST(DecoderMessages, BmpDamagedHeaders) {
+  TempDir dir;
+  const std::string bmp = encoded(".bmp", noise(4, 4, CV_8UC1));  // 8-bit: a palette
+  std::string many = bmp;
+  many[46] = 0x01;
+  many[47] = 0x02;  // 513 palette entries
+  const std::string path = dir.file("palette.bmp");
+  write_bytes(path, many);
+  expect_failure(path, "corrupt BMP (palette of 513 colours)");
+  const std::string cut = dir.file("header.bmp");
+  write_bytes(cut, bmp.substr(0, 30));
+  expect_failure(cut, "truncated BMP (incomplete header)");
+}
+
+}  // namespace

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -280,6 +281,36 @@ TEST(Limits, DicomSeries) {
                    "of 32 (raise it with --max-decoded-size)");
   o.max_decoded_bytes = 3 * 4 * 4;
   EXPECT_EQ(camkit::read_volume(dir.path(), o).size(), 3u);
+}
+
+}  // namespace
+
+namespace {
+
+// A deflated data set is inflated by camkit, within the file size cap, before DCMTK parses it: a
+// small file cannot expand to gigabytes.
+TEST(Limits, DeflatedDataSetWithinTheFileSizeCap) {
+  TempDir dir;
+  const std::string path = dir.file("deflated.dcm");
+  Spec s;
+  s.rows = s.columns = 512;
+  s.words.assign(512 * 512, 0);
+  dicom_test::write(path, s, EXS_DeflatedLittleEndianExplicit);
+  const std::uint64_t size = std::filesystem::file_size(path);
+  ASSERT_LT(size, 8192u);
+  camkit::ReadOptions o;
+  o.max_file_bytes = 100000;
+  expect_limit(input_error([&] { camkit::read_dicom(path, o); }), path,
+               "deflated data set inflating to more than 100000 bytes", "100000",
+               "--max-file-size");
+  EXPECT_EQ(camkit::read_dicom(path).width, 512);
+
+  std::vector<char> bytes = dicom_test::file_bytes(path);
+  bytes.resize(bytes.size() - 100);
+  const std::string cut = dir.file("cut_deflate.dcm");
+  dicom_test::write_file(cut, bytes);
+  EXPECT_EQ(input_error([&] { camkit::read_dicom(cut); }),
+            cut + ": truncated or corrupt deflated data set (zlib: premature end)");
 }
 
 }  // namespace

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CAMKIT := $(BUILD)/camkit
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test sanitize demo bench clean
 
 all: build
 
@@ -18,8 +18,15 @@ build: deps
 	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS)
 
+# CI runs only `make test`, so the sanitizer and fuzzing step (tools/sanitize.sh, its own clang
+# build folder) is part of it.
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	JOBS=$(JOBS) tools/sanitize.sh $(BUILD)/sanitize
+
+# The sanitizer build, its tests and the fuzzers alone; FUZZ_SECONDS=3600 runs them longer.
+sanitize: deps
+	JOBS=$(JOBS) tools/sanitize.sh $(BUILD)/sanitize
 
 demo: deps
 	$(CONFIGURE)

@@ -5,7 +5,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libtorch-dev libopencv-dev libcli11-dev
   nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-torchvision
-  python3-numpy python3-pil libdcmtk-dev dcmtk libopenblas0-openmp slurm-wlm munge "$@")
+  python3-numpy python3-pil libdcmtk-dev dcmtk libopenblas0-openmp slurm-wlm munge libpng-dev
+  libjpeg-dev zlib1g-dev libtiff-dev clang-14 libclang-rt-14-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

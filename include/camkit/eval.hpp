@@ -112,8 +112,11 @@ std::vector<std::string> split_csv_line(const std::string& line, const std::stri
 
 /// Reads a boxes CSV: one box per line (several lines per image allowed), an optional header
 /// (a first line none of whose coordinates is a number), blank lines ignored, CRLF and a UTF-8
-/// BOM accepted. Throws Error(usage) "file: cannot read" or "file:line: ..." for a line with
-/// other than 5 or 6 fields, a coordinate that is not a finite number, or x1 <= x0 / y1 <= y0.
+/// BOM accepted. Throws Error(usage) "file: no such file", "file: cannot read (...)",
+/// "file: not a regular file (FIFO)"
+/// (devices and sockets likewise: never read), "file: ... over the limit" (larger than
+/// ReadOptions' default max_file_bytes) or "file:line: ..." for a line with other than 5 or 6
+/// fields, a coordinate that is not a finite number, or x1 <= x0 / y1 <= y0.
 std::vector<BoxRow> read_boxes_csv(const std::string& file);
 
 /// Reads a labels CSV (path,class per line; several lines give an image several labels);

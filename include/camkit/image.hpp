@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,11 +39,33 @@ struct Image {
 };
 
 /// How to read an input; the defaults read every file as its format intends.
+///
+/// The limits bound what one input may cost before it is decoded: they are checked against the
+/// sizes a file declares (image header, .npy shape, DICOM attributes) and against the file's
+/// size, so a small file that claims a huge image fails at once instead of allocating it. A
+/// limit that is exceeded throws Error(ErrorCode::input) with the size found, the limit and the
+/// camkit command-line flag that raises it, e.g. "scan.png: image of 15000 x 15000 = 225000000
+/// pixels is over the limit of 100000000 (raise it with --max-pixels)".
 struct ReadOptions {
   /// VOI window (centre, width) for grey DICOM images, in modality units (e.g. Hounsfield),
   /// replacing the file's own WindowCenter/WindowWidth; applied with DICOM's LINEAR function.
   /// Ignored for other formats and for RGB DICOM. Width must be > 0.
   std::optional<std::pair<double, double>> window;
+  /// Bytes read from any one file (--max-file-size). Only regular files are read: FIFOs,
+  /// devices and sockets are refused when opened, so /dev/zero or a pipe cannot stall a run.
+  std::uint64_t max_file_bytes = std::uint64_t{1} << 30;
+  /// Width x height of one picture: an image file, a 2-D array or one slice of an array, a
+  /// DICOM frame (--max-pixels). 100 megapixels: an 8-bit RGB image of that size already
+  /// takes 1.2 GB as float samples.
+  std::uint64_t max_pixels = 100'000'000;
+  /// Frames of one DICOM file, slices of one .npy volume, files of one DICOM series folder
+  /// (--max-slices).
+  std::uint64_t max_slices = 2048;
+  /// Decoded samples of one .npy array or one DICOM file or series, counted as float32 (4 bytes
+  /// a sample, what camkit holds them as) (--max-decoded-size). Arrays and DICOM declare any
+  /// number of dimensions or frames, so their total needs a bound of its own; images are
+  /// bounded by max_pixels.
+  std::uint64_t max_decoded_bytes = std::uint64_t{1} << 30;
 };
 
 /// True when the extension names a format read_input() understands (case-insensitive):
@@ -58,36 +81,46 @@ bool is_dicom_file(const std::string& path);
 /// extension is checked before the file is opened); a file without an extension is read as DICOM
 /// when is_dicom_file() says so. Returns the decoded Image by value.
 /// Throws Error(ErrorCode::input) with a one-line message "<path>: <reason>" when the file is
-/// missing ("no such file"), a directory ("is a directory"), empty ("empty file"), unreadable
-/// ("cannot read (Permission denied)"), corrupt, truncated, of an unsupported type
-/// ("unsupported file type '.gif'"), dtype or shape, or holds NaN/Inf values, and for a
-/// multi-frame DICOM file (read it with read_volume).
+/// missing ("no such file"), a directory ("is a directory"), not a regular file ("not a regular
+/// file (FIFO)", also for devices and sockets), empty ("empty file"), unreadable ("cannot read
+/// (Permission denied)"), over a limit of `options` (the message names the size found, the limit
+/// and the flag that raises it), corrupt, truncated, of an unsupported type ("unsupported file
+/// type '.gif'"), dtype or shape, or holds NaN/Inf values, and for a multi-frame DICOM file (read
+/// it with read_volume).
 Image read_input(const std::string& path, const ReadOptions& options = {});
 
-/// Decodes PNG/JPEG/BMP/TIFF through OpenCV: 8-bit and 16-bit, grey, RGB or RGBA (alpha dropped;
-/// grey+alpha and palette PNGs come out as RGB). The format is sniffed from the content, not the
-/// name. EXIF orientation is not applied, as with PIL's Image.open. Float or signed TIFFs are
-/// rejected ("unsupported sample type").
-/// Truncation is caught before decoding, because libjpeg and libpng may otherwise return a
-/// partial picture: a JPEG's marker segments and entropy-coded data are walked and must reach an
+/// Decodes PNG/JPEG/BMP/TIFF: 8-bit and 16-bit, grey, RGB or RGBA (alpha dropped; grey+alpha and
+/// palette PNGs come out as RGB). The format is sniffed from the content, not the name; other
+/// content is refused ("not PNG, JPEG, BMP or TIFF data"). EXIF orientation is not applied, as
+/// with PIL's Image.open. Float or signed TIFFs are rejected ("unsupported sample type").
+/// The width and height a header declares are checked against options.max_pixels before
+/// anything is decoded, and the file against options.max_file_bytes before it is read.
+/// PNG and JPEG are decoded by libpng and libjpeg with camkit's own message handlers: nothing is
+/// printed, and any error or warning about the data (bad CRC, corrupt compressed or entropy-coded
+/// data, premature end of data) fails the input with the decoder's message, e.g. "cut.jpg: cannot
+/// decode JPEG (Corrupt JPEG data: premature end of data segment)". Truncation is also caught by
+/// walking the container first: a JPEG's marker segments and entropy-coded data must reach an
 /// end-of-image marker (FF D9) that is not inside a segment (an EXIF thumbnail's EOI does not
-/// count; bytes after the EOI are ignored); a PNG's chunks are walked and must reach IEND; an
-/// uncompressed BMP must hold header offset + padded rows bytes. A truncated TIFF fails in libtiff.
-/// Corrupt data inside an intact container may still print libjpeg/libpng/OpenCV warnings on
-/// stderr; those libraries write there directly.
-Image read_image(const std::string& path);
+/// count; bytes after the EOI are ignored); a PNG's chunks must reach IEND; an uncompressed BMP
+/// must hold header offset + padded rows bytes, with a complete header and palette. A TIFF is
+/// first read through libtiff with handlers of its own (size, the fields OpenCV needs, every
+/// strip or tile), failing with libtiff's message ("cannot decode TIFF (...)"); then BMP and TIFF
+/// are decoded by OpenCV, which prints on stderr only for damage these checks do not foresee.
+Image read_image(const std::string& path, const ReadOptions& options = {});
 
 /// Reads a NumPy .npy file (format versions 1.0, 2.0, 3.0): dtypes float32, float64 (as stored,
 /// bit_depth 0; NaN/Inf rejected, float64 outside the float32 range rejected), uint8 (/255,
 /// bit_depth 8) and uint16 (/65535, bit_depth 16), little- or big-endian; C (row-major) order
 /// only. The data must be exactly shape-product * itemsize bytes: sizes in the header are never
-/// trusted. Shapes, after dropping one leading batch dimension of 1 from a 4-D shape:
+/// trusted. The header is read first (at most 64 KiB of it), and the shape is judged against the
+/// file's size, options.max_pixels and options.max_decoded_bytes before the data is read.
+/// Shapes, after dropping one leading batch dimension of 1 from a 4-D shape:
 ///   (H, W)     -> 1 channel
 ///   (C, H, W)  when C is 1 or 3             -> planar input, interleaved on output
 ///   (H, W, C)  when C is 1 or 3 and the first dimension is not
 /// so a shape that fits both, such as (3, 5, 3) or (1, 4, 1), is read as (C, H, W), PyTorch's
 /// layout. Anything else, and any zero-sized dimension, is an error that prints the shape.
-Image read_npy(const std::string& path);
+Image read_npy(const std::string& path, const ReadOptions& options = {});
 
 /// Reads one single-frame DICOM Part 10 file (docs/dicom.md has the exact definitions):
 ///  - grey (MONOCHROME1/2; BitsAllocated 8 or 16, any BitsStored/HighBit inside them, signed or
@@ -99,10 +132,12 @@ Image read_npy(const std::string& path);
 ///    no window. JPEG colour (YBR) data comes out as RGB from the decoder.
 /// Native (uncompressed, deflated or big-endian) transfer syntaxes, JPEG (baseline, extended,
 /// lossless), JPEG-LS and RLE are decoded; others fail with "compressed transfer syntax <name>
-/// (<UID>) is not supported". Throws Error(ErrorCode::input, "<path>: <reason>") for a file
-/// without the "DICM" marker, a truncated or corrupt file, missing pixel data, zero rows or
-/// columns, pixel data of another length than Rows x Columns x NumberOfFrames x SamplesPerPixel x
-/// BitsAllocated/8 (+1 padding byte), unsupported pixel formats, and multi-frame files.
+/// (<UID>) is not supported". NumberOfFrames, Rows x Columns and the total of samples are checked
+/// against options.max_slices, max_pixels and max_decoded_bytes before the pixel data is decoded.
+/// Throws Error(ErrorCode::input, "<path>: <reason>") for a file without the "DICM" marker, a
+/// truncated or corrupt file, missing pixel data, zero rows or columns, pixel data of another
+/// length than Rows x Columns x NumberOfFrames x SamplesPerPixel x BitsAllocated/8 (+1 padding
+/// byte), unsupported pixel formats, a limit exceeded, and multi-frame files.
 Image read_dicom(const std::string& path, const ReadOptions& options = {});
 
 /// Reads a stack of equally sized slices, in order:
@@ -115,6 +150,9 @@ Image read_dicom(const std::string& path, const ReadOptions& options = {});
 ///  - a .npy array of shape (S, H, W), (S, C, H, W) with C 1 or 3, or (1, S, C, H, W), with the
 ///    dtypes and checks of read_npy; a 2-D array is one slice;
 ///  - any other input read_input reads: one slice.
+/// Limits: the slice count (frames, array slices, files of a series) against options.max_slices,
+/// each slice against max_pixels, and the decoded samples of the array, file or whole series
+/// against max_decoded_bytes, all before the pixels are decoded.
 /// Throws Error(ErrorCode::input, "<path>: <reason>") as read_input does, and for a directory
 /// with no DICOM file, two series in one directory (naming both UIDs), multi-frame files in a
 /// series directory, or slices of different sizes or channel counts.

@@ -81,7 +81,11 @@ struct PipelineOptions {
   float box_threshold = 0.2f;
   bool draw_box = false;
   bool overlay = true;  ///< false: records and raw maps only (implies raw)
-  bool raw = false;     ///< also write <stem>.<class>.npy
+  /// Overlays (and exam slice pictures) are drawn over the input shrunk to at most this many
+  /// pixels on its longer side, so that a large input costs a bounded picture per class; the
+  /// raw maps, boxes and records are unaffected, and records give "overlay_size". >= 16.
+  int max_overlay_side = 4096;
+  bool raw = false;  ///< also write <stem>.<class>.npy
   PictureFormat format = PictureFormat::png;
   int png_compression = 3;  ///< 0..9
   int jpeg_quality = 90;    ///< 1..100

@@ -103,6 +103,12 @@ void colormap_rgb(Colormap map, float value, std::uint8_t rgb[3]);
 /// Throws Error(usage) when the data size does not match the shape.
 Rgb8 to_rgb8(const Image& image, std::optional<Colormap> grey_map = std::nullopt);
 
+/// `picture` shrunk so that its longer side is at most `max_side` pixels, for display copies and
+/// overlays of large inputs: each side scaled by max_side / longer side and rounded (at least 1),
+/// samples averaged over the area they cover (cv::INTER_AREA). Returned unchanged when it already
+/// fits. Throws Error(usage) when max_side < 1.
+Rgb8 shrink_to_fit(const Rgb8& picture, int max_side);
+
 /// The region of the picture a display map covers, in picture pixels (pixel edges; may be
 /// fractional, e.g. the crop window of a resize-and-crop mapped back onto the original).
 struct Region {

@@ -13,6 +13,7 @@
 #include "camkit/pipeline.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
+#include "cli/limit_flags.hpp"
 #include "cli/preprocess_flags.hpp"
 
 namespace camkit::cli {
@@ -37,6 +38,7 @@ struct EvalArgs {
   std::string device = "cpu";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool no_optimize = false;
+  ReadOptions read;  ///< input limits (cli/limit_flags.hpp)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -164,7 +166,7 @@ int run_eval(const EvalArgs& a) {
     try {
       const GroundTruth gt = truth ? truth->lookup(in.path, localise) : GroundTruth{};
       check_input_type(in.path, false);
-      const Image image = read_input(in.path);
+      const Image image = read_input(in.path, a.read);
       const Prepared prepared = prepare(image, pre, in.path);
       ExplainOptions mine = eo;
       if (localise || truth_class) mine.classes = binary ? std::vector<int>{0} : gt.labels;
@@ -267,6 +269,7 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   add_preprocess_flags(cmd, a->pre);
+  add_limit_flags(cmd, a->read);
   cmd->add_option("--layer", a->layer, "Module path of the feature map (default: detected)");
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();

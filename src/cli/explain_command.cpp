@@ -10,6 +10,7 @@
 #include "camkit/pipeline.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
+#include "cli/limit_flags.hpp"
 #include "cli/preprocess_flags.hpp"
 
 namespace camkit::cli {
@@ -54,6 +55,8 @@ struct ExplainArgs {
   bool volume = false;
   bool slices_as_batch = false;
   std::vector<double> window;  ///< DICOM VOI window: centre, width
+  ReadOptions read;            ///< input limits (cli/limit_flags.hpp)
+  int max_overlay_side = PipelineOptions().max_overlay_side;
 };
 
 // The inputs as pipeline inputs: positions in the whole list, output names made unique over the
@@ -115,6 +118,8 @@ std::vector<int> fold_duplicates(const std::vector<int>& classes) {
 int run_explain(const ExplainArgs& a) {
   if (a.top_k < 1) throw Error(ErrorCode::usage, "--top-k must be at least 1");
   PipelineOptions po;
+  po.read = a.read;
+  po.max_overlay_side = a.max_overlay_side;
   auto cmap = parse_colormap(a.colormap);
   if (!cmap) throw Error(ErrorCode::usage, "--colormap " + a.colormap + ": unknown colormap");
   po.colormap = *cmap;
@@ -369,6 +374,11 @@ Runner add_explain(CLI::App& app) {
                   "C,W: VOI window (centre, width) for grey DICOM inputs, in modality units such "
                   "as HU; default: the file's window, else min..max (docs/dicom.md)")
       ->delimiter(',');
+  add_limit_flags(cmd, a->read);
+  cmd->add_option("--max-overlay-side", a->max_overlay_side,
+                  "Overlays and slice pictures of larger inputs are drawn shrunk to this many "
+                  "pixels on the longer side (raw maps, boxes and records are unaffected)")
+      ->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads,
                   "Threads in all: decode/render workers + LibTorch intra-op threads (default: "

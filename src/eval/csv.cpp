@@ -2,12 +2,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "camkit/error.hpp"
 #include "camkit/eval.hpp"
+#include "camkit/image.hpp"
+#include "io/file_bytes.hpp"
 
 namespace camkit {
 namespace {
@@ -35,17 +35,30 @@ struct Line {
   std::string where;
 };
 
+// The file's bytes through io's bounded reader: a FIFO or a device given as a CSV fails at once
+// instead of blocking or growing without end. Its errors are usage errors here: the CSV is an
+// argument of the command, not one of its inputs. An empty file is an empty table.
+std::string csv_text(const std::string& file) {
+  try {
+    const std::vector<unsigned char> bytes =
+        io::read_file_bytes(file, ReadOptions().max_file_bytes);
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const Error& e) {
+    if (std::string(e.what()) == file + ": empty file") return {};
+    throw Error(ErrorCode::usage, e.what());
+  }
+}
+
 // Every non-blank line of a CSV file, split; a UTF-8 BOM and CR line ends are dropped.
 std::vector<Line> read_csv(const std::string& file) {
-  std::error_code ec;
-  if (fs::is_directory(file, ec)) throw Error(ErrorCode::usage, file + ": is a directory");
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    throw Error(ErrorCode::usage,
-                file + ": cannot read (" + std::string(std::strerror(errno)) + ")");
+  const std::string all = csv_text(file);
   std::vector<Line> lines;
-  std::string text;
-  for (int number = 1; std::getline(in, text); ++number) {
+  std::size_t start = 0;
+  for (int number = 1; start < all.size(); ++number) {
+    std::size_t end = all.find('\n', start);
+    if (end == std::string::npos) end = all.size();
+    std::string text = all.substr(start, end - start);
+    start = end + 1;
     if (number == 1 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (trim(text).empty()) continue;

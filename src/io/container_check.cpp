@@ -88,33 +88,45 @@ std::uint32_t le16(const unsigned char* d) {
   return static_cast<std::uint32_t>(d[0]) | (static_cast<std::uint32_t>(d[1]) << 8);
 }
 
-// OpenCV reports a short BMP by printing its own exception to stderr before returning an empty
-// image, so the size an uncompressed bitmap needs (header offset + padded rows) is checked first.
-// Compressed (RLE) bitmaps and unknown header versions are left to the decoder.
+// OpenCV reports a damaged BMP by printing its own exception to stderr before returning an empty
+// image, so what its reader would trip over is checked first: the header it reads (12 bytes, or
+// 36 and more), the palette, the compression, and the size an uncompressed bitmap needs (header
+// offset + padded rows). Compressed (RLE) data is left to the decoder.
 std::string bmp_problem(const unsigned char* d, std::size_t n) {
   if (n < 14 + 16) return "truncated BMP (incomplete header)";
   const std::uint64_t offset = le32(d + 10);
   const std::uint32_t info_size = le32(d + 14);
+  if (info_size > 0x7FFFFFFFu || (info_size != 12 && info_size < 36)) {
+    return "cannot decode image (bad BMP header size " + std::to_string(info_size) + ")";
+  }
+  if (n < 14 + static_cast<std::uint64_t>(info_size)) return "truncated BMP (incomplete header)";
   std::int64_t width = 0, height = 0;
   std::uint32_t bpp = 0, compression = 0;
   if (info_size == 12) {  // BITMAPCOREHEADER
     width = le16(d + 18);
     height = le16(d + 20);
     bpp = le16(d + 24);
-  } else if (info_size >= 40 && n >= 14 + 20) {  // BITMAPINFOHEADER and its successors
+  } else {  // BITMAPINFOHEADER and its successors
     width = static_cast<std::int32_t>(le32(d + 18));
     height = static_cast<std::int32_t>(le32(d + 22));  // negative: rows stored top-down
     bpp = le16(d + 28);
     compression = le32(d + 30);
-  } else if (info_size > 0x7FFFFFFFu) {
-    return "cannot decode image (bad BMP header size)";
-  } else {
-    return {};
+  }
+  if (width <= 0 || height == 0) {
+    return "empty BMP (" + std::to_string(width) + " x " + std::to_string(height) + ")";
   }
   // OpenCV 4.6 asserts (and prints) on anything past BI_BITFIELDS: JPEG/PNG-in-BMP, alpha masks.
   if (compression > 3) return "unsupported BMP compression (" + std::to_string(compression) + ")";
+  // It asserts on a palette of more than 256 colours too, and reads the palette unchecked.
+  if (info_size >= 36 && bpp <= 8 && bpp > 0) {
+    const std::uint64_t colours = le32(d + 46) == 0 ? (1u << bpp) : le32(d + 46);
+    if (colours > 256) return "corrupt BMP (palette of " + std::to_string(colours) + " colours)";
+    if (n < 14 + static_cast<std::uint64_t>(info_size) + colours * 4) {
+      return "truncated BMP (incomplete palette)";
+    }
+  }
   const bool uncompressed = compression == 0 || compression == 3;  // not RLE8/RLE4
-  if (!uncompressed || width <= 0 || height == 0 || bpp == 0 || bpp > 32) return {};
+  if (!uncompressed || bpp == 0 || bpp > 32) return {};
   const std::uint64_t stride = (static_cast<std::uint64_t>(width) * bpp + 31) / 32 * 4;
   const std::uint64_t rows = static_cast<std::uint64_t>(height < 0 ? -height : height);
   const std::uint64_t needed = offset + stride * rows;

@@ -8,7 +8,6 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
@@ -20,11 +19,14 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 
+#include "io/dicom_source.hpp"
 #include "io/file_bytes.hpp"
+#include "io/limits.hpp"
 
 namespace camkit::io {
 
@@ -284,6 +286,22 @@ void read_series_attributes(DcmItem& ds, DicomFrames& out) {
   if (ds.findAndGetSint32(DCM_InstanceNumber, number).good()) out.instance_number = number;
 }
 
+// What the attributes say the pixel data decodes to is bounded before a codec allocates it
+// (DCMTK's decoders size their output from Rows, Columns and NumberOfFrames).
+void check_limits(const std::string& path, const PixelFormat& f, const ReadOptions& options) {
+  check_slices(path, static_cast<std::uint64_t>(f.frames),
+               "NumberOfFrames " + std::to_string(f.frames), options);
+  check_pixels(path, "frame", static_cast<std::uint64_t>(f.columns),
+               static_cast<std::uint64_t>(f.rows), options);
+  const std::uint64_t samples = static_cast<std::uint64_t>(f.rows) * f.columns * f.samples *
+                                static_cast<std::uint64_t>(f.frames);
+  check_decoded(path,
+                std::to_string(f.frames) + " frame" + (f.frames == 1 ? "" : "s") + " of " +
+                    std::to_string(f.columns) + " x " + std::to_string(f.rows) + " x " +
+                    std::to_string(f.samples),
+                samples, options);
+}
+
 // Never trust the header: the pixel data must hold exactly the samples it describes (plus the
 // one padding byte DICOM adds to odd lengths). Each factor is small (16 bits, or the frame count
 // bounded by the data length first), so the product cannot overflow 64 bits.
@@ -345,24 +363,37 @@ bool has_dicom_extension(const std::string& path) {
   return ext == ".dcm" || ext == ".dicom";
 }
 
-DicomFrames load_dicom(const std::string& path) {
-  init_dcmtk();
-  DcmFileFormat file;
-  OFCondition parsed;
-  {
-    // DCMTK copies every value out of the buffer, so the file's bytes are dropped once parsed.
-    const std::vector<unsigned char> bytes = read_file_bytes(path);
-    if (bytes.size() < 132 || std::memcmp(bytes.data() + 128, "DICM", 4) != 0) {
-      throw input_error(path, "not a DICOM file (no 'DICM' marker at byte 128)");
+// Values longer than this are read when first accessed rather than while parsing; for them
+// DCMTK refuses a declared length beyond the end of the file before allocating it
+// (io/dicom_source.hpp). Shorter values are read at once.
+constexpr Uint32 kDeferredValueBytes = 4096;
+
+// A damaged file can still leave elements in the tree whose declared length exceeds the file;
+// reading such a value would allocate that length. Every value is checked before any is read.
+void check_value_lengths(const std::string& path, DcmFileFormat& file, std::uint64_t file_size) {
+  DcmStack stack;
+  while (file.nextObject(stack, OFTrue).good()) {
+    DcmObject* object = stack.top();
+    if (object == nullptr || !object->isLeaf()) continue;
+    const Uint32 length = object->getLengthField();
+    if (length != DCM_UndefinedLength && length > file_size) {
+      const DcmTag& tag = object->getTag();
+      char name[16];
+      std::snprintf(name, sizeof name, "(%04X,%04X)", tag.getGTag(), tag.getETag());
+      throw input_error(path, std::string("truncated or corrupt DICOM data (element ") + name +
+                                  " claims " + std::to_string(length) + " bytes, the file has " +
+                                  std::to_string(file_size) + ")");
     }
-    DcmInputBufferStream stream;
-    stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-    stream.setEos();
-    file.transferInit();
-    parsed = file.read(stream);
-    file.transferEnd();
-    stream.releaseBuffer();
   }
+}
+
+DicomFrames load_dicom(const std::string& path, const ReadOptions& options) {
+  init_dcmtk();
+  const DicomSource source(path, options);  // open until every value has been read
+  DcmFileFormat file;
+  const OFCondition parsed = file.loadFile(source.name().c_str(), EXS_Unknown, EGL_noChange,
+                                           kDeferredValueBytes, ERM_fileOnly);
+  check_value_lengths(path, file, source.size());
   // The meta header is read first, so an unsupported codec is reported even when DCMTK could not
   // make sense of the data set that follows.
   check_transfer_syntax(path, file);
@@ -374,6 +405,15 @@ DicomFrames load_dicom(const std::string& path) {
 
   PixelFormat f = read_format(path, ds);
   check_photometric(path, f, false);
+  // Native pixel data is in memory already: a length that contradicts the attributes is the
+  // more useful report than a limit. Encapsulated data is bounded before a codec expands it.
+  if (!DcmXfer(ds.getOriginalXfer()).isEncapsulated()) {
+    DcmElement* native = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, native).good() && native != nullptr) {
+      check_length(path, f, native->getLength());
+    }
+  }
+  check_limits(path, f, options);
   decode_pixel_data(path, file);
   // Decoders rewrite these (JPEG: YBR_FULL_422 -> RGB, planar configuration).
   OFString photometric;

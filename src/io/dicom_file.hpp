@@ -44,8 +44,11 @@ struct DicomFrames {
 bool has_dicom_extension(const std::string& path);
 
 /// Reads and decodes `path`. Throws input_error(path, reason) for every problem (docs/dicom.md,
-/// "Errors"). Registers DCMTK's JPEG, JPEG-LS and RLE decoders on first use (thread-safe).
-DicomFrames load_dicom(const std::string& path);
+/// "Errors"), and when the file or what its attributes declare exceeds a limit of `options`
+/// (file size; NumberOfFrames against max_slices, Rows x Columns against max_pixels, all samples
+/// against max_decoded_bytes, checked before the pixel data is decoded). Registers DCMTK's JPEG,
+/// JPEG-LS and RLE decoders on first use (thread-safe).
+DicomFrames load_dicom(const std::string& path, const ReadOptions& options);
 
 /// The window that maps [lo, hi] linearly onto [0, 1]: DICOM LINEAR with centre (lo + hi + 1) / 2
 /// and width hi - lo + 1, i.e. y = (x - lo) / (hi - lo); a constant image (lo == hi) maps to 0.

@@ -153,6 +153,11 @@ NpyHeader parse_npy_header(const std::string& path, const unsigned char* data, s
     header_length |= static_cast<std::uint64_t>(data[8 + i]) << (8 * i);
   }
   const std::size_t start = 8 + length_bytes;
+  if (header_length > kNpyHeaderMax) {
+    throw input_error(path, "malformed .npy header (header length " +
+                                std::to_string(header_length) + " is over " +
+                                std::to_string(kNpyHeaderMax) + " bytes)");
+  }
   if (header_length > size - start) {
     throw input_error(path, "truncated .npy header (header length " +
                                 std::to_string(header_length) + " exceeds the " +

@@ -1,4 +1,5 @@
 #include <climits>
+#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -7,6 +8,9 @@
 #include "camkit/image.hpp"
 #include "io/container_check.hpp"
 #include "io/file_bytes.hpp"
+#include "io/image_codecs.hpp"
+#include "io/image_decode.hpp"
+#include "io/limits.hpp"
 
 namespace camkit {
 
@@ -48,18 +52,30 @@ void copy_scaled(const cv::Mat& m, float full_scale, Image& im) {
   }
 }
 
-}  // namespace
-
-Image read_image(const std::string& path) {
-  const std::vector<unsigned char> bytes = io::read_file_bytes(path);
-  if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
-    throw io::input_error(path, "file too large to decode (over 2 GiB)");
+// RGB-ordered samples from libpng/libjpeg, divided as copy_scaled does.
+Image from_pixels(const io::Pixels& p) {
+  Image im;
+  im.height = p.height;
+  im.width = p.width;
+  im.channels = p.channels;
+  im.bit_depth = p.bit_depth;
+  if (p.bit_depth == 16) {
+    im.data.resize(p.wide.size());
+    for (std::size_t i = 0; i < p.wide.size(); ++i)
+      im.data[i] = static_cast<float>(p.wide[i]) / 65535.0f;
+  } else {
+    im.data.resize(p.narrow.size());
+    for (std::size_t i = 0; i < p.narrow.size(); ++i)
+      im.data[i] = static_cast<float>(p.narrow[i]) / 255.0f;
   }
-  const std::string problem = io::container_problem(bytes.data(), bytes.size());
-  if (!problem.empty()) throw io::input_error(path, problem);
+  return im;
+}
 
-  const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
-                        const_cast<unsigned char*>(bytes.data()));
+// BMP and TIFF go through OpenCV, after their declared size has been checked. OpenCV prints
+// the exception of a decoder that throws before returning an empty image; the container checks
+// catch the BMP cases known to do that.
+Image decode_with_opencv(const std::string& path, const unsigned char* data, std::size_t size) {
+  const cv::Mat encoded(1, static_cast<int>(size), CV_8UC1, const_cast<unsigned char*>(data));
   cv::Mat m;
   try {
     // IMREAD_UNCHANGED keeps 16-bit samples and skips EXIF rotation, as PIL's Image.open does.
@@ -92,6 +108,45 @@ Image read_image(const std::string& path) {
     copy_scaled<unsigned short>(m, 65535.0f, im);
   }
   return im;
+}
+
+}  // namespace
+
+namespace io {
+
+Image decode_image(const std::string& path, const unsigned char* data, std::size_t size,
+                   const ReadOptions& options) {
+  if (size > static_cast<std::size_t>(INT_MAX)) {
+    throw input_error(path, "file too large to decode (over 2 GiB)");
+  }
+  const std::string problem = container_problem(data, size);
+  if (!problem.empty()) throw input_error(path, problem);
+
+  static const unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (size >= 8 && std::memcmp(data, kPngSignature, 8) == 0) {
+    return from_pixels(decode_png(path, data, size, options));
+  }
+  if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
+    return from_pixels(decode_jpeg(path, data, size, options));
+  }
+  if (size >= 2 && data[0] == 'B' && data[1] == 'M') {
+    const std::optional<DeclaredSize> declared = bmp_size(data, size);
+    if (!declared) throw input_error(path, "cannot decode image (unknown BMP header)");
+    check_pixels(path, "image", declared->width, declared->height, options);
+  } else if (is_tiff(data, size)) {
+    check_tiff(path, data, size, options);
+  } else {
+    // Only formats whose size can be checked before decoding are handed to a decoder.
+    throw input_error(path, "cannot decode image (not PNG, JPEG, BMP or TIFF data)");
+  }
+  return decode_with_opencv(path, data, size);
+}
+
+}  // namespace io
+
+Image read_image(const std::string& path, const ReadOptions& options) {
+  const std::vector<unsigned char> bytes = io::read_file_bytes(path, options.max_file_bytes);
+  return io::decode_image(path, bytes.data(), bytes.size(), options);
 }
 
 }  // namespace camkit

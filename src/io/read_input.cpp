@@ -41,8 +41,8 @@ Image read_input(const std::string& path, const ReadOptions& options) {
   // The extension is checked before the file is touched: a wrong type is the more useful report
   // for "notes.txt" than whether it exists.
   const std::string ext = lower_extension(path);
-  if (ext == ".npy") return read_npy(path);
-  if (is_image_extension(ext)) return read_image(path);
+  if (ext == ".npy") return read_npy(path, options);
+  if (is_image_extension(ext)) return read_image(path, options);
   if (io::has_dicom_extension(path)) return read_dicom(path, options);
   // DICOM files often come without an extension (e.g. from scanners' export folders).
   if (ext.empty() && is_dicom_file(path)) return read_dicom(path, options);

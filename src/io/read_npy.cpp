@@ -9,6 +9,7 @@
 
 #include "camkit/image.hpp"
 #include "io/file_bytes.hpp"
+#include "io/limits.hpp"
 #include "io/npy_array.hpp"
 #include "io/npy_header.hpp"
 
@@ -118,17 +119,35 @@ Layout choose_layout(const std::string& path, const std::vector<std::uint64_t>& 
 
 namespace io {
 
-NpyFile open_npy(const std::string& path) {
-  NpyFile f;
-  f.path = path;
-  f.bytes = read_file_bytes(path);
-  f.header = parse_npy_header(path, f.bytes.data(), f.bytes.size());
-  const Dtype dtype = parse_dtype(path, f.header.descr);
+namespace {
+
+NpyFile checked(NpyFile f) {
+  f.header = parse_npy_header(f.path, f.bytes.data(), f.bytes.size());
+  const Dtype dtype = parse_dtype(f.path, f.header.descr);
   if (f.header.fortran_order) {
-    throw input_error(path, "Fortran order not supported (save np.ascontiguousarray(a))");
+    throw input_error(f.path, "Fortran order not supported (save np.ascontiguousarray(a))");
   }
   f.bit_depth = dtype.kind == Kind::u1 ? 8 : dtype.kind == Kind::u2 ? 16 : 0;
   return f;
+}
+
+}  // namespace
+
+NpyFile open_npy(const std::string& path, const ReadOptions& options) {
+  NpyFile f;
+  f.path = path;
+  f.file.emplace(path, options.max_file_bytes);
+  f.size = f.file->size();
+  f.file->read_more(f.bytes, kNpyPreambleMax + kNpyHeaderMax);
+  return checked(std::move(f));
+}
+
+NpyFile npy_from_bytes(const std::string& path, std::vector<unsigned char> bytes) {
+  NpyFile f;
+  f.path = path;
+  f.size = bytes.size();
+  f.bytes = std::move(bytes);
+  return checked(std::move(f));
 }
 
 void check_not_empty(const NpyFile& file) {
@@ -139,21 +158,22 @@ void check_not_empty(const NpyFile& file) {
   }
 }
 
-std::vector<float> npy_samples(const NpyFile& file) {
+std::size_t check_npy_size(const NpyFile& file) {
   const std::string& path = file.path;
   const NpyHeader& h = file.header;
   const Dtype dtype = parse_dtype(path, h.descr);
 
-  // Never trust the header: the data must be exactly shape-product * itemsize bytes. Each factor
-  // is bounded here before the next multiplication so the product cannot wrap.
+  // Never trust the header: the data must be exactly shape-product * itemsize bytes, judged on
+  // the file's size before anything is read. Each factor is bounded here before the next
+  // multiplication so the product cannot wrap.
   const std::string shape_text = shape_string(h.shape);
-  const std::size_t available = file.bytes.size() - h.data_offset;
-  std::size_t needed = dtype.itemsize;
+  const std::uint64_t available = file.size - h.data_offset;
+  std::uint64_t needed = dtype.itemsize;
   for (const std::uint64_t dim : h.shape) {
-    if (dim > SIZE_MAX / needed) {
+    if (dim != 0 && needed > SIZE_MAX / dim) {
       throw input_error(path, "shape " + shape_text + " too large (size overflows)");
     }
-    needed *= static_cast<std::size_t>(dim);
+    needed *= dim;
   }
   if (needed != available) {
     throw input_error(
@@ -162,8 +182,26 @@ std::vector<float> npy_samples(const NpyFile& file) {
             ": shape " + shape_text + " of '" + h.descr + "' needs " + std::to_string(needed) +
             " bytes, file has " + std::to_string(available));
   }
+  return static_cast<std::size_t>(needed / dtype.itemsize);
+}
 
-  const std::size_t count = needed / dtype.itemsize;
+std::vector<float> npy_samples(NpyFile& file, const ReadOptions& options) {
+  const std::string& path = file.path;
+  const NpyHeader& h = file.header;
+  const Dtype dtype = parse_dtype(path, h.descr);
+  const std::size_t count = check_npy_size(file);
+  check_decoded(path, "array of shape " + shape_string(h.shape) + " of '" + h.descr + "'", count,
+                options);
+  if (file.file) {
+    file.file->read_rest(file.bytes);
+    file.file.reset();
+  }
+  // The file may have changed since its size was taken; what was read is what counts.
+  if (file.bytes.size() != file.size) {
+    throw input_error(path, "file changed while being read (" + std::to_string(file.size) +
+                                " bytes, then " + std::to_string(file.bytes.size()) + ")");
+  }
+
   std::vector<float> out(count);
   const unsigned char* src = file.bytes.data() + h.data_offset;
   for (std::size_t i = 0; i < count; ++i) {
@@ -200,30 +238,45 @@ std::vector<float> npy_samples(const NpyFile& file) {
     }
     out[i] = v;
   }
+  // The file's bytes are not needed once converted.
+  std::vector<unsigned char>().swap(file.bytes);
   return out;
 }
 
 }  // namespace io
 
-Image read_npy(const std::string& path) {
-  const io::NpyFile file = io::open_npy(path);
-  io::check_not_empty(file);
-  const Layout l = choose_layout(path, file.header.shape);
-  const std::vector<float> samples = io::npy_samples(file);
+Image read_npy(const std::string& path, const ReadOptions& options) {
+  return io::decode_npy(io::open_npy(path, options), options);
+}
+
+namespace io {
+
+Image decode_npy(NpyFile file, const ReadOptions& options) {
+  check_not_empty(file);
+  const Layout l = choose_layout(file.path, file.header.shape);
+  check_npy_size(file);
+  check_pixels(file.path, "array image", static_cast<std::uint64_t>(l.width),
+               static_cast<std::uint64_t>(l.height), options);
+  std::vector<float> samples = npy_samples(file, options);
 
   Image im;
   im.height = l.height;
   im.width = l.width;
   im.channels = l.channels;
   im.bit_depth = file.bit_depth;
+  if (!l.planar) {
+    im.data = std::move(samples);  // file order is already HWC
+    return im;
+  }
   const std::size_t plane = static_cast<std::size_t>(l.height) * l.width;
   im.data.resize(samples.size());
   for (std::size_t i = 0; i < samples.size(); ++i) {
     // Planar files hold channel c's plane at c * H * W; the output interleaves channels.
-    const std::size_t dst = l.planar ? (i % plane) * l.channels + i / plane : i;
-    im.data[dst] = samples[i];
+    im.data[(i % plane) * l.channels + i / plane] = samples[i];
   }
   return im;
 }
+
+}  // namespace io
 
 }  // namespace camkit

@@ -11,6 +11,7 @@
 #include "camkit/image.hpp"
 #include "io/dicom_file.hpp"
 #include "io/file_bytes.hpp"
+#include "io/limits.hpp"
 #include "io/npy_array.hpp"
 
 namespace camkit {
@@ -25,61 +26,13 @@ std::string lower(std::string s) {
   return s;
 }
 
-// A 3-D array is always slices here, never (C, H, W): read_volume is asked for a stack.
-std::vector<Image> npy_volume(const std::string& path) {
-  const io::NpyFile file = io::open_npy(path);
-  io::check_not_empty(file);
-  std::vector<std::uint64_t> s = file.header.shape;
-  if (s.size() == 5 && s[0] == 1) s.erase(s.begin());  // a batch of one exam
-  std::uint64_t slices = 1, channels = 1, h = 0, w = 0;
-  if (s.size() == 2) {
-    h = s[0];
-    w = s[1];
-  } else if (s.size() == 3) {
-    slices = s[0];
-    h = s[1];
-    w = s[2];
-  } else if (s.size() == 4 && (s[1] == 1 || s[1] == 3)) {
-    slices = s[0];
-    channels = s[1];
-    h = s[2];
-    w = s[3];
-  } else {
-    throw io::input_error(path, "unsupported volume shape " + io::shape_string(file.header.shape) +
-                                    " (expected (S, H, W), (S, C, H, W) with C 1 or 3, "
-                                    "(1, S, C, H, W) or (H, W))");
-  }
-  if (h > INT_MAX || w > INT_MAX) {
-    throw io::input_error(path, "shape " + io::shape_string(file.header.shape) + " too large");
-  }
-  // Sizes are checked against the data before any slice is allocated.
-  const std::vector<float> samples = io::npy_samples(file);
-
-  const std::size_t plane = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
-  const std::size_t per_slice = plane * static_cast<std::size_t>(channels);
-  std::vector<Image> out(static_cast<std::size_t>(slices));
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    Image& im = out[k];
-    im.height = static_cast<int>(h);
-    im.width = static_cast<int>(w);
-    im.channels = static_cast<int>(channels);
-    im.bit_depth = file.bit_depth;
-    im.data.resize(per_slice);
-    const float* src = samples.data() + k * per_slice;
-    for (std::size_t i = 0; i < per_slice; ++i) {  // (C, H, W) planes -> interleaved
-      im.data[(i % plane) * im.channels + i / plane] = src[i];
-    }
-  }
-  return out;
-}
-
 std::pair<double, double> value_range(const std::vector<float>& values) {
   const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
   return {*lo, *hi};
 }
 
 std::vector<Image> dicom_volume(const std::string& path, const ReadOptions& options) {
-  const io::DicomFrames f = io::load_dicom(path);
+  const io::DicomFrames f = io::load_dicom(path, options);
   const auto [lo, hi] = value_range(f.values);
   const io::VoiWindow window = io::choose_window(options, f.window, lo, hi);
   std::vector<Image> out;
@@ -94,7 +47,7 @@ struct Slice {
 
 // The files of a series folder: *.dcm / *.dicom, and any other file with the DICM marker, except
 // hidden files and DICOMDIR (a media index without pixels). Sorted by name for stable errors.
-std::vector<std::string> series_files(const std::string& dir) {
+std::vector<std::string> series_files(const std::string& dir, const ReadOptions& options) {
   std::vector<std::string> out;
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
@@ -105,6 +58,8 @@ std::vector<std::string> series_files(const std::string& dir) {
     if (!it->is_regular_file(type_ec)) continue;
     const std::string path = it->path().string();
     if (io::has_dicom_extension(path) || is_dicom_file(path)) out.push_back(path);
+    // Checked while listing, so a folder of millions of files is not listed to the end.
+    if (out.size() > options.max_slices) break;
   }
   if (ec) throw io::input_error(dir, "cannot list the directory (" + ec.message() + ")");
   std::sort(out.begin(), out.end());
@@ -175,9 +130,28 @@ std::vector<Image> series_volume(const std::string& dir, const std::vector<std::
   if (files.empty()) {
     throw io::input_error(dir, "no DICOM files (*.dcm, *.dicom or files with the DICM marker)");
   }
+  if (files.size() > options.max_slices) {
+    throw io::input_error(
+        dir, io::over_limit("series of more than " + std::to_string(options.max_slices) + " files",
+                            options.max_slices, io::kSlicesFlag));
+  }
   std::vector<Slice> slices;
+  // The series as a whole is bounded like one file: each file is checked against what the
+  // files before it left of the budget, before its pixels are decoded.
+  ReadOptions each = options;
+  std::uint64_t decoded = 0;
   for (const std::string& path : files) {
-    slices.push_back({path, fs::path(path).filename().string(), io::load_dicom(path)});
+    each.max_decoded_bytes = options.max_decoded_bytes - decoded;
+    try {
+      slices.push_back({path, fs::path(path).filename().string(), io::load_dicom(path, each)});
+    } catch (const Error& e) {
+      if (decoded == 0 || std::string(e.what()).find(io::kDecodedFlag) == std::string::npos) throw;
+      throw io::input_error(dir, "series of " + std::to_string(files.size()) +
+                                     " files decodes to more bytes as float32 than the limit of " +
+                                     std::to_string(options.max_decoded_bytes) +
+                                     " (raise it with " + io::kDecodedFlag + ")");
+    }
+    decoded += slices.back().dicom.values.size() * sizeof(float);
     check_same_series(dir, slices.front(), slices.back());
   }
   sort_slices(slices);
@@ -200,11 +174,66 @@ std::vector<Image> series_volume(const std::string& dir, const std::vector<std::
 
 }  // namespace
 
+namespace io {
+
+// A 3-D array is always slices here, never (C, H, W): read_volume is asked for a stack.
+std::vector<Image> decode_npy_volume(NpyFile file, const ReadOptions& options) {
+  const std::string& path = file.path;
+  check_not_empty(file);
+  std::vector<std::uint64_t> s = file.header.shape;
+  if (s.size() == 5 && s[0] == 1) s.erase(s.begin());  // a batch of one exam
+  std::uint64_t slices = 1, channels = 1, h = 0, w = 0;
+  if (s.size() == 2) {
+    h = s[0];
+    w = s[1];
+  } else if (s.size() == 3) {
+    slices = s[0];
+    h = s[1];
+    w = s[2];
+  } else if (s.size() == 4 && (s[1] == 1 || s[1] == 3)) {
+    slices = s[0];
+    channels = s[1];
+    h = s[2];
+    w = s[3];
+  } else {
+    throw input_error(path, "unsupported volume shape " + shape_string(file.header.shape) +
+                                " (expected (S, H, W), (S, C, H, W) with C 1 or 3, "
+                                "(1, S, C, H, W) or (H, W))");
+  }
+  if (h > INT_MAX || w > INT_MAX) {
+    throw input_error(path, "shape " + shape_string(file.header.shape) + " too large");
+  }
+  check_npy_size(file);
+  check_slices(path, slices, "volume of " + std::to_string(slices) + " slices", options);
+  check_pixels(path, "slice", w, h, options);
+  // Sizes are checked against the data before any slice is allocated.
+  const std::vector<float> samples = npy_samples(file, options);
+
+  const std::size_t plane = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+  const std::size_t per_slice = plane * static_cast<std::size_t>(channels);
+  std::vector<Image> out(static_cast<std::size_t>(slices));
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    Image& im = out[k];
+    im.height = static_cast<int>(h);
+    im.width = static_cast<int>(w);
+    im.channels = static_cast<int>(channels);
+    im.bit_depth = file.bit_depth;
+    im.data.resize(per_slice);
+    const float* src = samples.data() + k * per_slice;
+    for (std::size_t i = 0; i < per_slice; ++i) {  // (C, H, W) planes -> interleaved
+      im.data[(i % plane) * im.channels + i / plane] = src[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace io
+
 std::vector<Image> read_volume(const std::string& path, const ReadOptions& options) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return series_volume(path, series_files(path), options);
+  if (fs::is_directory(path, ec)) return series_volume(path, series_files(path, options), options);
   const std::string ext = lower(fs::path(path).extension().string());
-  if (ext == ".npy") return npy_volume(path);
+  if (ext == ".npy") return io::decode_npy_volume(io::open_npy(path, options), options);
   if (io::has_dicom_extension(path) || (ext.empty() && is_dicom_file(path))) {
     return dicom_volume(path, options);
   }

@@ -63,6 +63,8 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
   // Added only when set, so that the hashes of earlier runs stay valid.
   if (o.volume) j["volume"] = *o.volume == VolumeLayout::stacked ? "stacked" : "batch";
   if (o.read.window) j["window"] = {o.read.window->first, o.read.window->second};
+  if (o.overlay && o.max_overlay_side != PipelineOptions().max_overlay_side)
+    j["max_overlay_side"] = o.max_overlay_side;
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(j.dump())));
   return hex;

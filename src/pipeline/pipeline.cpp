@@ -149,7 +149,7 @@ class Run {
   static void fail(Item& item, const std::string& message) {
     item.state = State::failed;
     item.error = message;
-    item.image = Image();
+    item.picture = Rgb8();
     item.prepared = Prepared();
     item.ex = Explanation();
   }
@@ -340,6 +340,7 @@ void check_options(const PipelineOptions& o) {
   check(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "--quality must be in 1..100");
   check(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
   check(o.box_threshold >= 0 && o.box_threshold <= 1, "--box-threshold must be in [0, 1]");
+  check(o.max_overlay_side >= 16, "--max-overlay-side must be at least 16");
   check(o.shard_count >= 1 && o.shard_index >= 0 && o.shard_index < o.shard_count,
         "--shard: use i/N with 0 <= i < N");
 }

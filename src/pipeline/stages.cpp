@@ -116,7 +116,10 @@ void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
   item.image_height = image.height;
   item.image_width = image.width;
   item.image_channels = image.channels;
-  if (o.overlay) item.image = std::move(image);
+  if (o.overlay) {
+    item.picture = shrink_to_fit(
+        to_rgb8(image, image.channels == 1 ? o.image_colormap : std::nullopt), o.max_overlay_side);
+  }
   item.state = State::decoded;
 }
 
@@ -144,9 +147,12 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
   }
   describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                        ex.predictions, ex.positives, model);
-  Rgb8 base;
-  if (o.overlay)
-    base = to_rgb8(item.image, item.image.channels == 1 ? o.image_colormap : std::nullopt);
+  const Rgb8& base = item.picture;
+  // Overlays may be drawn smaller than the input (max_overlay_side); regions and boxes are in
+  // input pixels, so they are scaled to the picture, and the record says its size.
+  const double sx = o.overlay ? static_cast<double>(base.width) / item.image_width : 1.0;
+  const double sy = o.overlay ? static_cast<double>(base.height) / item.image_height : 1.0;
+  if (o.overlay) rec["overlay_size"] = {{"width", base.width}, {"height", base.height}};
   const bool raw = o.raw || !o.overlay;
   const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
   rec["explanations"] = nlohmann::json::array();
@@ -157,11 +163,13 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
     const Localization loc =
         localize(cm.raw, item.prepared, o.box_threshold, method_uses_relu(ex.method));
     if (o.overlay) {
-      Rgb8 picture = overlay(base, loc.display, loc.region, o.colormap, o.alpha);
+      const Region region{loc.region.x0 * sx, loc.region.y0 * sy, loc.region.x1 * sx,
+                          loc.region.y1 * sy};
+      Rgb8 picture = overlay(base, loc.display, region, o.colormap, o.alpha);
       if (o.draw_box && loc.box) {
         const std::uint8_t white[3] = {255, 255, 255};
-        draw_box(picture, *loc.box, white,
-                 std::max(1, std::min(item.image_width, item.image_height) / 150));
+        const Box box{loc.box->x0 * sx, loc.box->y0 * sy, loc.box->x1 * sx, loc.box->y1 * sy};
+        draw_box(picture, box, white, std::max(1, std::min(base.width, base.height) / 150));
       }
       out.write((dir / (name + ext)).string(), o.format == PictureFormat::jpg
                                                    ? encode_jpeg(picture, o.jpeg_quality)
@@ -179,7 +187,7 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
   item.record_text = dump_json(rec, 2) + "\n";
   // The record as it will be read back on resume, so both paths give the same index line.
   item.record = nlohmann::json::parse(item.record_text);
-  item.image = Image();
+  item.picture = Rgb8();
   item.prepared.chw.clear();
   item.prepared.chw.shrink_to_fit();
   item.ex = Explanation();

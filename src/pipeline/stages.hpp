@@ -18,7 +18,9 @@ struct Item {
   std::size_t pos = 0;  ///< position in this run's list (commit order)
   const PipelineInput* in = nullptr;
   State state = State::failed;
-  Image image;  ///< decoded input (samples dropped when no overlay is drawn)
+  /// The input as 8-bit RGB, shrunk to PipelineOptions::max_overlay_side: what overlays are
+  /// drawn over (empty when no overlay is drawn). The decoded samples themselves are not kept.
+  Rgb8 picture;
   int image_height = 0, image_width = 0, image_channels = 0;
   Prepared prepared;
   std::vector<int> classes;  ///< classes to explain; empty = top-k

@@ -28,8 +28,8 @@ std::string slice_name(size_t i, size_t count) {
 // The slices as 8-bit pictures under one window for the whole volume, so that a slice looks
 // as bright as it is relative to the others: the slices stacked into one tall image go through
 // to_rgb8 together (8-bit as stored; float and 16-bit stretched over the whole volume).
-std::vector<Rgb8> slice_pictures(const std::vector<Image>& slices,
-                                 std::optional<Colormap> grey_map) {
+std::vector<Rgb8> slice_pictures(const std::vector<Image>& slices, std::optional<Colormap> grey_map,
+                                 int max_side) {
   Image tall = slices.front();
   for (size_t i = 1; i < slices.size(); ++i)
     tall.data.insert(tall.data.end(), slices[i].data.begin(), slices[i].data.end());
@@ -41,6 +41,7 @@ std::vector<Rgb8> slice_pictures(const std::vector<Image>& slices,
     out[i].height = slices.front().height;
     out[i].width = all.width;
     out[i].data.assign(all.data.begin() + i * bytes, all.data.begin() + (i + 1) * bytes);
+    out[i] = shrink_to_fit(out[i], max_side);
   }
   return out;
 }
@@ -163,8 +164,14 @@ class VolumeRun {
     if (!ex.slice_scores.empty()) vol["slice_scores"] = ex.slice_scores;
 
     const std::string case_dir = stem + "/";
+    // Slice pictures and heat maps are drawn at the bounded size; regions are in input pixels.
+    int picture_width = first.width, picture_height = first.height;
     if (o_.overlay) {
-      const std::vector<Rgb8> pictures = slice_pictures(slices, o_.image_colormap);
+      const std::vector<Rgb8> pictures =
+          slice_pictures(slices, o_.image_colormap, o_.max_overlay_side);
+      picture_width = pictures.front().width;
+      picture_height = pictures.front().height;
+      rec["overlay_size"] = {{"width", picture_width}, {"height", picture_height}};
       nlohmann::json names = nlohmann::json::array();
       for (size_t i = 0; i < s; ++i) {
         const std::string name = case_dir + "slices/" + slice_name(i, s);
@@ -196,11 +203,13 @@ class VolumeRun {
         if (peak > best) best = peak, best_slice = i;
         if (!o_.overlay) continue;
         const InputGeometry& g = prepared[i].geometry;
-        const Region region{g.to_image_x(0), g.to_image_y(0), g.to_image_x(p0.width),
-                            g.to_image_y(p0.height)};
+        const double sx = static_cast<double>(picture_width) / slices[i].width;
+        const double sy = static_cast<double>(picture_height) / slices[i].height;
+        const Region region{g.to_image_x(0) * sx, g.to_image_y(0) * sy, g.to_image_x(p0.width) * sx,
+                            g.to_image_y(p0.height) * sy};
         Rgb8 black;
-        black.height = slices[i].height;
-        black.width = slices[i].width;
+        black.height = picture_height;
+        black.width = picture_width;
         black.data.assign(static_cast<size_t>(black.height) * black.width * 3, 0);
         const std::string name = folder + slice_name(i, s);
         out_.write(

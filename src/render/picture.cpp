@@ -1,6 +1,8 @@
 // Pictures: decoded images to 8-bit RGB, and colour-mapped display maps blended over them.
 #include <algorithm>
 #include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,6 +88,26 @@ Rgb8 to_rgb8(const Image& image, std::optional<Colormap> grey_map) {
       }
     }
   }
+  return out;
+}
+
+Rgb8 shrink_to_fit(const Rgb8& picture, int max_side) {
+  check_picture(picture, "shrink_to_fit");
+  if (max_side < 1) {
+    throw Error(ErrorCode::usage,
+                "shrink_to_fit: max_side must be at least 1, got " + std::to_string(max_side));
+  }
+  const int long_side = std::max(picture.width, picture.height);
+  if (long_side <= max_side) return picture;
+  const double scale = static_cast<double>(max_side) / long_side;
+  Rgb8 out;
+  out.width = std::max(1, static_cast<int>(std::lround(picture.width * scale)));
+  out.height = std::max(1, static_cast<int>(std::lround(picture.height * scale)));
+  out.data.resize(static_cast<std::size_t>(out.width) * out.height * 3);
+  const cv::Mat src(picture.height, picture.width, CV_8UC3,
+                    const_cast<std::uint8_t*>(picture.data.data()));
+  cv::Mat dst(out.height, out.width, CV_8UC3, out.data.data());
+  cv::resize(src, dst, dst.size(), 0, 0, cv::INTER_AREA);
   return out;
 }
 

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <opencv2/imgproc.hpp>
 #include <sstream>
 
 #include "camkit/error.hpp"
@@ -68,21 +67,6 @@ std::optional<nlohmann::json> load_json(const fs::path& path) {
   }
 }
 
-Rgb8 shrink(const Rgb8& picture, int max_side) {
-  const int long_side = std::max(picture.width, picture.height);
-  if (long_side <= max_side) return picture;
-  const double scale = static_cast<double>(max_side) / long_side;
-  Rgb8 out;
-  out.width = std::max(1, static_cast<int>(std::lround(picture.width * scale)));
-  out.height = std::max(1, static_cast<int>(std::lround(picture.height * scale)));
-  out.data.resize(static_cast<std::size_t>(out.width) * out.height * 3);
-  const cv::Mat src(picture.height, picture.width, CV_8UC3,
-                    const_cast<std::uint8_t*>(picture.data.data()));
-  cv::Mat dst(out.height, out.width, CV_8UC3, out.data.data());
-  cv::resize(src, dst, dst.size(), 0, 0, cv::INTER_AREA);
-  return out;
-}
-
 // The input as recorded: from the current directory, else from the report directory's parent.
 std::optional<fs::path> find_input(const std::string& input, const fs::path& root) {
   std::error_code ec;
@@ -108,7 +92,7 @@ bool add_display_copy(Record& r, const fs::path& root, const ReportOptions& opt)
   Rgb8 picture;
   try {
     const Image image = read_input(input->string());
-    picture = shrink(to_rgb8(image, opt.image_colormap), opt.max_image_side);
+    picture = shrink_to_fit(to_rgb8(image, opt.image_colormap), opt.max_image_side);
   } catch (const Error& e) {
     r.input_note = std::string("input not shown: ") + e.what();
     return false;

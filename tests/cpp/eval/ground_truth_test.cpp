@@ -1,5 +1,6 @@
 // Boxes and labels CSV files, class spaces, ImageFolder labels and the ground-truth table.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -96,8 +97,13 @@ TEST_F(EvalFiles, MalformedBoxLinesNameFileAndLine) {
   const std::string inf = write("inf.csv", "a.png,1,2,inf,4\n");
   EXPECT_NE(usage_message([&] { read_boxes_csv(inf); }).find(":1"), std::string::npos);
   const std::string missing = (dir_ / "missing.csv").string();
-  EXPECT_NE(usage_message([&] { read_boxes_csv(missing); }).find(missing + ": cannot read"),
-            std::string::npos);
+  EXPECT_EQ(usage_message([&] { read_boxes_csv(missing); }), missing + ": no such file");
+  // Neither a pipe nor a device is ever read: both would block or never end.
+  const std::string pipe = (dir_ / "pipe.csv").string();
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  EXPECT_EQ(usage_message([&] { read_boxes_csv(pipe); }), pipe + ": not a regular file (FIFO)");
+  EXPECT_EQ(usage_message([&] { read_labels_csv("/dev/zero"); }),
+            "/dev/zero: not a regular file (character device)");
 }
 
 TEST_F(EvalFiles, LabelsCsv) {

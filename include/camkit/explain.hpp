@@ -39,6 +39,9 @@ enum class Method {
   scorecam,     ///< Wang et al. 2020: weights from the logits of inputs masked by each channel
   ablationcam,  ///< Desai & Ramaswamy 2020: weights from the logit drop when a channel is zeroed
   eigencam,     ///< Muhammad & Yeasin 2020: first principal component (class-independent)
+  /// Chefer, Gur & Wolf 2021: gradient-weighted attention relevance of a vision transformer
+  /// (the attention probabilities of every layer, not one layer's activations)
+  attention_relevance,
 };
 
 /// "cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
@@ -49,6 +52,9 @@ std::string method_name(Method method);
 std::vector<std::string> method_names();
 /// Whether the method's paper applies a ReLU to the map before display (all but CAM).
 bool method_uses_relu(Method method);
+/// Whether the method differentiates the logits (such methods run one input per pass in
+/// dataset runs).
+bool method_uses_gradients(Method method);
 
 struct ExplainOptions {
   Method method = Method::cam;

@@ -89,6 +89,8 @@ void check_method(const Model& model, const ExplainOptions& options) {
     why = m.checked(1, [&m] { return check_gradients(m); });
   else if (method == Method::ablationcam)
     why = m.checked(2, [&m] { return check_cut(m); });
+  else if (method == Method::attention_relevance)
+    why = m.checked(3, [&m] { return check_attention(m); });
   if (!why.empty())
     throw Error(ErrorCode::model, model.path() + ": " + method_name(method) + ": " + why);
 }

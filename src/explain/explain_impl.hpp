@@ -51,6 +51,14 @@ bool is_gradient_method(Method m);
 /// The map (h, w) of a gradient method from activations a and gradients g, both (C, h, w).
 at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g);
 
+/// Gradient-weighted attention relevance for a batch (N, C, H, W): explanations in input order.
+std::vector<Explanation> explain_attention(const Model& model, const at::Tensor& batch,
+                                           const ExplainOptions& options);
+
+/// The attention probabilities' shape must fit the layer's tokens, and gradients must reach
+/// them: checked once on the probe input. "" when they do, else why not.
+std::string check_attention(const Model::Impl& m);
+
 /// Explainer::check without an Explainer.
 void check_method(const Model& model, const ExplainOptions& options);
 

@@ -46,7 +46,8 @@ constexpr MethodName kMethods[] = {{Method::cam, "cam"},
                                    {Method::hirescam, "hirescam"},
                                    {Method::scorecam, "scorecam"},
                                    {Method::ablationcam, "ablationcam"},
-                                   {Method::eigencam, "eigencam"}};
+                                   {Method::eigencam, "eigencam"},
+                                   {Method::attention_relevance, "attention-relevance"}};
 
 }  // namespace
 
@@ -72,6 +73,10 @@ bool method_uses_relu(Method method) {
   return method != Method::cam;
 }
 
+bool method_uses_gradients(Method method) {
+  return detail::is_gradient_method(method) || method == Method::attention_relevance;
+}
+
 Explainer::Explainer(const Model& model) : model_(model) {}
 
 void Explainer::check(const ExplainOptions& options) const {
@@ -94,6 +99,8 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
     return out;
   }
   const at::Tensor batch = detail::to_batch(inputs, m.input.channels);
+  if (method == Method::attention_relevance)
+    return detail::explain_attention(model_, batch, options);
   auto [logits, raw] = detail::run_tapped(m, method, batch);
   const int64_t n = static_cast<int64_t>(inputs.size());
   const at::Tensor lg = m.logits_rows(logits, n);

@@ -6,6 +6,8 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 namespace camkit::methods {
 
 /// CAM (Zhou et al. 2016, sec. 2): sum_k W[c,k] A_k for the rows `weight` (k, C): one
@@ -48,6 +50,15 @@ at::Tensor scorecam(const at::Tensor& a, const at::Tensor& scores);
 /// Ablation-CAM (Desai & Ramaswamy 2020, eq. 3): w_k = (y_c - y_c^k) / y_c from the logit with
 /// channel k zeroed, `ablated` (C); sum_k w_k A_k.
 at::Tensor ablationcam(const at::Tensor& a, const at::Tensor& ablated, double logit);
+
+/// Gradient-weighted attention relevance (Chefer, Gur & Wolf 2021, "Generic Attention-model
+/// Explainability", eq. 5-6): R = I (T x T); for each attention layer b in order,
+/// Abar_b = mean over heads of ReLU(dy_c/dA_b * A_b), R = R + Abar_b R. Returns the row of
+/// token `source` (the class token) over the `prefix` + h*w tokens, the grid part reshaped to
+/// `grid` (h, w). `attention` and `gradients`: one (heads, T, T) tensor per layer.
+at::Tensor attention_relevance(const std::vector<at::Tensor>& attention,
+                               const std::vector<at::Tensor>& gradients, int64_t source,
+                               int64_t prefix, at::IntArrayRef grid);
 
 /// sum_k w_k A_k for weights (C) or (k, C).
 at::Tensor weighted_sum(const at::Tensor& weights, const at::Tensor& a);

@@ -71,14 +71,19 @@ struct Model::Impl {
   /// The tapped graph frozen and optimised for inference; nullptr when not optimising or when
   /// the graph does not freeze.
   torch::jit::Module* frozen() const;
+  /// (self, x) -> (logits, features, A_1, ..., A_L): also every attention layer's
+  /// probabilities (gradient-weighted attention relevance). Throws Error(model) with the
+  /// reason when the graph has none camkit can tap.
+  const torch::jit::GraphFunction& attention_fn() const;
 
   /// The cached verdict of a check that runs once per model (a method's probe): "" = passed,
   /// else the error message; `check` runs under the lock the first time only.
   std::string checked(int key, const std::function<std::string()>& check) const;
 
  private:
-  mutable std::once_flag gradient_once_, cut_once_, frozen_once_;
-  mutable std::shared_ptr<torch::jit::GraphFunction> gradient_, cut_, upper_;
+  mutable std::once_flag gradient_once_, cut_once_, frozen_once_, attention_once_;
+  mutable std::shared_ptr<torch::jit::GraphFunction> gradient_, cut_, upper_, attention_;
+  mutable std::string attention_error_;
   mutable std::optional<torch::jit::Module> frozen_;
   mutable std::mutex checked_mu_;
   mutable std::map<int, std::string> checked_;

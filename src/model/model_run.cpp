@@ -4,6 +4,7 @@
 #include <torch/script.h>
 
 #include "camkit/error.hpp"
+#include "model/attention.hpp"
 #include "model/model_impl.hpp"
 #include "model/tap.hpp"
 
@@ -69,6 +70,21 @@ const torch::jit::GraphFunction& Model::Impl::cut_fn() const {
         "camkit_tapped_cut", detail::tapped_graph(*graph, logits, features, crossing), nullptr);
   });
   return *cut_;
+}
+
+const torch::jit::GraphFunction& Model::Impl::attention_fn() const {
+  std::call_once(attention_once_, [this] {
+    const detail::AttentionMaps found = detail::find_attention(*graph);
+    if (found.values.empty()) {
+      attention_error_ = found.reason;
+      return;
+    }
+    attention_ = std::make_shared<torch::jit::GraphFunction>(
+        "camkit_attention", detail::tapped_graph(*graph, logits, features, found.values),
+        nullptr);
+  });
+  if (!attention_) throw Error(ErrorCode::model, path + ": " + attention_error_);
+  return *attention_;
 }
 
 const torch::jit::GraphFunction& Model::Impl::upper_fn() const {

@@ -51,9 +51,7 @@ class Run {
     // Inputs decoded ahead of inference, and inputs handed to rendering but not committed.
     // LibTorch's unoptimised CPU convolution picks its kernel by batch size (the maps then
     // differ in the last bits), the frozen oneDNN graph does not: batch only on that graph.
-    const Method m = o.explain.method;
-    const bool gradients = m == Method::gradcam || m == Method::gradcam_pp ||
-                           m == Method::xgradcam || m == Method::layercam || m == Method::hirescam;
+    const bool gradients = method_uses_gradients(o.explain.method);
     batch_ = model.options().optimize && !gradients && model.max_batch() != 1 ? o.batch_size : 1;
     ahead_ = static_cast<size_t>(2 * batch_ + 4 * w + 2);
     render_limit_ = static_cast<size_t>(batch_ + 4 * w + 2);

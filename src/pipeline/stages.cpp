@@ -214,12 +214,13 @@ void check_input_type(const std::string& path, bool folder_ok) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;
   if (S_ISREG(st.st_mode) || (folder_ok && S_ISDIR(st.st_mode))) return;
+  // The same words as the readers' own check (io/file_bytes.cpp), which runs on the open file.
   const char* kind = S_ISDIR(st.st_mode)    ? nullptr
-                     : S_ISFIFO(st.st_mode) ? "a FIFO"
-                     : S_ISSOCK(st.st_mode) ? "a socket"
-                     : S_ISCHR(st.st_mode)  ? "a character device"
-                     : S_ISBLK(st.st_mode)  ? "a block device"
-                                            : "of an unknown type";
+                     : S_ISFIFO(st.st_mode) ? "FIFO"
+                     : S_ISSOCK(st.st_mode) ? "socket"
+                     : S_ISCHR(st.st_mode)  ? "character device"
+                     : S_ISBLK(st.st_mode)  ? "block device"
+                                            : "special file";
   if (!kind) return;  // the reader says "is a directory"
   throw Error(ErrorCode::input, path + ": not a regular file (" + kind + ")");
 }

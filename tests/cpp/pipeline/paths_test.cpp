@@ -89,9 +89,9 @@ TEST_F(Paths, FifosSocketsAndDevicesFailAloneOnOneLine) {
   ::close(s);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_TRUE(fs::exists(path("out/good.json")));
-  EXPECT_EQ(mentions(r.err, "pipe.png: not a regular file (a FIFO)"), 2) << r.err;
-  EXPECT_EQ(mentions(r.err, "sock.png: not a regular file (a socket)"), 1) << r.err;
-  EXPECT_EQ(mentions(r.err, "zero.png: not a regular file (a character device)"), 1) << r.err;
+  EXPECT_EQ(mentions(r.err, "pipe.png: not a regular file (FIFO)"), 2) << r.err;
+  EXPECT_EQ(mentions(r.err, "sock.png: not a regular file (socket)"), 1) << r.err;
+  EXPECT_EQ(mentions(r.err, "zero.png: not a regular file (character device)"), 1) << r.err;
   EXPECT_EQ(mentions(r.err, "/dev/null: not a regular file"), 1) << r.err;
   EXPECT_NE(r.err.find("1 done, 5 failed"), std::string::npos) << r.err;
 }

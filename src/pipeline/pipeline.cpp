@@ -378,8 +378,9 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
     summary = pipeline::run_volumes(model, inputs, o, out,
                                     [&index](const std::string& line) { index.append(line); });
   } else {
-    at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
-                                               : std::max(1, o.threads - 2 * worker_count(o)));
+    // Every thread serves the network: decoding and rendering are a small part of an input's
+    // cost and run beside it, on the cores the network's threads leave between batches.
+    at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads : o.threads);
     Run run(model, inputs, o, out, index);
     summary = run.run();
   }

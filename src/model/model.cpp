@@ -19,6 +19,7 @@
 #include "model/outputs.hpp"
 #include "model/probe.hpp"
 #include "model/tap.hpp"
+#include "model/threads.hpp"
 
 namespace camkit {
 namespace {
@@ -158,7 +159,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   m.path = path;
   m.options = options;
   m.device = parse_device(options.device);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  detail::set_torch_threads(options.threads, 0, "lower the thread count (--threads)");
   read_file(m);
 
   m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();

@@ -156,12 +156,17 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   torch::jit::Inline(g);
   check_inputs(g, path);
   const auto [conv_channels, spatial] = first_convolution(g, m.module);
-  if (spatial != 0 && spatial != 2)
+  if (spatial != 0 && spatial != 2 && spatial != 3)
     throw Error(ErrorCode::model,
                 path + ": the model's first convolution is " + std::to_string(spatial) +
-                    "-D; camkit explains 2-D image classifiers (N, C, H, W)");
+                    "-D; camkit explains image classifiers (N, C, H, W) and 3-D classifiers of "
+                    "volumes and video clips (N, C, D, H, W)");
   m.input = m.metadata.input;
   if (m.input.channels == 0) m.input.channels = conv_channels;
+  // A Conv3d first, or a declared depth, makes the input (N, C, D, H, W); exam models
+  // (metadata "volume") stay 2-D: their slices are images.
+  m.spatial_dims = m.metadata.volume.empty() && (spatial == 3 || m.input.depth > 0) ? 3 : 2;
+  m.input.rank = m.spatial_dims;
 
   // The outputs, each with the CAM head that would compute it; one probe run measures every
   // value they depend on and keeps what the checks below compare.
@@ -250,7 +255,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     Layout l;
     std::string why;
     if (!layout_for(gh.features, &l, &why) || l.kind != Layout::channels_first) {
-      head = no_head("the pooled map's axes are not (N, C, H, W): " + why);
+      head = no_head(std::string("the pooled map's axes are not ") +
+                     (m.spatial_dims == 3 ? "(N, C, D, H, W)" : "(N, C, H, W)") + ": " + why);
       gh.found = false;
     }
   }
@@ -271,8 +277,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     size_t kept = outputs.size();
     for (size_t i = 0; i < out_index; ++i) kept += heads[i].found ? 1 : 0;
     const at::Tensor& f = probe.kept[kept];
-    head.feature_height = static_cast<int>(f.size(2));
-    head.feature_width = static_cast<int>(f.size(3));
+    head.feature_height = static_cast<int>(f.size(f.dim() - 2));
+    head.feature_width = static_cast<int>(f.size(f.dim() - 1));
+    head.feature_depth = f.dim() == 5 ? static_cast<int>(f.size(2)) : 1;
     if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits); !why.empty()) {
       head = no_head(why);
       gh.found = false;
@@ -333,10 +340,15 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   }
   m.probe = detail::probe_input(m, 1);
   if (!features) return Model(std::move(impl));
-  if (m.layout.spatial.size() != 2)
+  // Maps have the input's spatial axes: a layer that lost one (a pooled time axis) cannot be
+  // drawn over the input, nor compared with a map of another layer.
+  if (m.layout.spatial.size() != static_cast<size_t>(m.spatial_dims))
     throw Error(ErrorCode::model, path + ": the layer " + layer.layer + " has " +
                                       std::to_string(m.layout.spatial.size()) +
-                                      " spatial axes; camkit's maps are 2-D");
+                                      " spatial axes, the input " +
+                                      std::to_string(m.spatial_dims) +
+                                      "; camkit's maps have the input's axes (choose an "
+                                      "earlier layer with --layer)");
   m.features = features;
   layer.found = true;
   layer.layout = m.layout.name();
@@ -344,8 +356,10 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   layer.prefix_tokens = static_cast<int>(m.layout.prefix);
   const std::vector<int64_t>& sizes = probe.shapes.at(features);
   layer.channels = static_cast<int>(sizes[static_cast<size_t>(m.layout.channel_dim)]);
-  layer.height = static_cast<int>(m.layout.spatial[0]);
-  layer.width = static_cast<int>(m.layout.spatial[1]);
+  const size_t d = m.layout.spatial.size();
+  layer.height = static_cast<int>(m.layout.spatial[d - 2]);
+  layer.width = static_cast<int>(m.layout.spatial[d - 1]);
+  layer.depth = d == 3 ? static_cast<int>(m.layout.spatial[0]) : 1;
   if (gh.found && !options.layer.empty()) head.feature_layer = options.layer, head.feature_ops = {};
 
   m.tapped = std::make_shared<torch::jit::GraphFunction>(

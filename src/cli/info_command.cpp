@@ -1,5 +1,7 @@
 // camkit info MODEL: what head detection found, the input the model expects, its modules.
+#include <algorithm>
 #include <iostream>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -58,9 +60,11 @@ nlohmann::json layer_json(const LayerInfo& l) {
           {"shape", {l.channels, l.height, l.width}}};
 }
 
+// The probe's batch of one stands for any batch: [N, 1000].
 std::string shape_text(const std::vector<long>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + (i == 0 ? std::string("N") : std::to_string(shape[i]));
   return s + "]";
 }
 
@@ -224,6 +228,7 @@ Runner add_info(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   return [args] {
     ModelOptions opt;
+    opt.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     opt.layer = args->layer;
     opt.output = args->output;
     opt.device = args->device;

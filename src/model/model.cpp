@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "camkit/error.hpp"
+#include "io/file_bytes.hpp"
 #include "model/graph.hpp"
 #include "model/head.hpp"
 #include "model/metadata.hpp"
@@ -18,6 +19,7 @@
 #include "model/outputs.hpp"
 #include "model/probe.hpp"
 #include "model/tap.hpp"
+#include "model/threads.hpp"
 
 namespace camkit {
 namespace {
@@ -117,6 +119,9 @@ std::string cam_identity(const Model::Impl& m, const at::Tensor& features,
   return why.str();
 }
 
+// Larger files are not models camkit can hold in memory (ViT-H/14 is 2.5 GB).
+constexpr std::uint64_t kMaxModelBytes = 16ULL << 30;
+
 // Reads the file and its metadata; the graph is analysed by the caller.
 void read_file(Model::Impl& m) {
   std::error_code ec;
@@ -124,6 +129,12 @@ void read_file(Model::Impl& m) {
     throw Error(ErrorCode::model, m.path + ": no such model file");
   if (std::filesystem::is_directory(m.path, ec))
     throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
+  // A FIFO or a device would block or never end: only regular files of a plausible size.
+  try {
+    io::RegularFile file(m.path, kMaxModelBytes);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::model, e.what());
+  }
   torch::jit::ExtraFilesMap extra{{detail::kMetadataFile, ""}};
   try {
     m.module = torch::jit::load(m.path, m.device, extra);
@@ -148,7 +159,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   m.path = path;
   m.options = options;
   m.device = parse_device(options.device);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  detail::set_torch_threads(options.threads, 0, "lower the thread count (--threads)");
   read_file(m);
 
   m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();
@@ -161,20 +172,24 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
                 path + ": the model's first convolution is " + std::to_string(spatial) +
                     "-D; camkit explains image classifiers (N, C, H, W) and 3-D classifiers of "
                     "volumes and video clips (N, C, D, H, W)");
+  detail::check_metadata_input(m.metadata, conv_channels, path);
   m.input = m.metadata.input;
   if (m.input.channels == 0) m.input.channels = conv_channels;
   // A Conv3d first, or a declared depth, makes the input (N, C, D, H, W); exam models
   // (metadata "volume") stay 2-D: their slices are images.
   m.spatial_dims = m.metadata.volume.empty() && (spatial == 3 || m.input.depth > 0) ? 3 : 2;
   m.input.rank = m.spatial_dims;
+  // Gradients flow only from the logits down to the tap (or, in the probe, from the input):
+  // parameters never need them.
+  for (at::Tensor p : m.module.parameters()) p.requires_grad_(false);
 
   // The outputs, each with the CAM head that would compute it; one probe run measures every
-  // value they depend on and keeps what the checks below compare.
+  // value they depend on.
   const std::vector<detail::OutputCandidate> outputs = detail::output_candidates(g, path);
   std::vector<Value*> pre(outputs.size());
   std::vector<std::string> activation(outputs.size());
   std::vector<GraphHead> heads(outputs.size());
-  std::vector<Value*> keep, measure;
+  std::vector<Value*> measure;
   std::set<const Value*> measured;
   for (size_t i = 0; i < outputs.size(); ++i) {
     pre[i] = before_activation(outputs[i].value, &activation[i]);
@@ -182,11 +197,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     for (Value* v : detail::ancestor_tensors(g, outputs[i].value))
       if (measured.insert(v).second) measure.push_back(v);
   }
-  for (size_t i = 0; i < outputs.size(); ++i) keep.push_back(pre[i]);
-  for (size_t i = 0; i < outputs.size(); ++i)
-    if (heads[i].found) keep.push_back(heads[i].features);
-  const detail::Probe probe = detail::run_probe(m, g, keep, measure);
-  m.max_batch = probe.batch == 1 ? 1 : 0;
+  const detail::Probe probe = detail::run_probe(m, g, measure);
 
   const int declared = m.metadata.num_classes > 0 ? m.metadata.num_classes
                                                   : static_cast<int>(m.metadata.labels.size());
@@ -205,15 +216,11 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     if (it != probe.shapes.end()) shape.assign(it->second.begin(), it->second.end());
     m.output.candidates.push_back({c.name, c.field, shape});
   }
-  const at::Tensor& probe_logits = probe.kept[out_index];
-  const bool rows_per_input = m.metadata.volume.empty()
-                                  ? probe_logits.dim() >= 1 && probe_logits.size(0) == probe.batch
-                                  : probe_logits.dim() >= 1;
-  if (probe_logits.dim() > 2 || !rows_per_input)
+  const at::Tensor& probe_logits = probe.at(m.logits);
+  if (probe_logits.dim() > 2 || probe_logits.dim() < 1)
     throw Error(ErrorCode::model, path + ": the output " +
                                       (chosen.name.empty() ? "" : chosen.name + " ") + "has shape " +
-                                      c10::str(probe_logits.sizes()) + " for a batch of " +
-                                      std::to_string(probe.batch) +
+                                      c10::str(probe_logits.sizes()) +
                                       ", not one row of logits per input (N, K)" +
                                       (outputs.size() > 1 ? "; choose another with --output" : ""));
   m.num_classes = probe_logits.dim() == 2 ? static_cast<int>(probe_logits.size(1)) : 1;
@@ -236,6 +243,12 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
 
   // Axes of every measured value, tracked from the input.
   const detail::AxisMap axes(g, input_axes(m), probe.shapes);
+  if (const Axes* a = axes.find(m.logits);
+      m.metadata.volume.empty() && a && !a->empty() && (*a)[0].kind != Axis::batch)
+    throw Error(ErrorCode::model, path + ": the logits' first dimension is not the batch " +
+                                      detail::describe_axes(*a) +
+                                      "; camkit needs one row of logits per input");
+  m.max_batch = detail::fixed_batch(g, axes) ? 1 : 0;
   auto layout_for = [&](Value* v, Layout* l, std::string* why) {
     const auto s = probe.shapes.find(v);
     if (s == probe.shapes.end()) return *why = "the logits do not depend on it", false;
@@ -274,13 +287,12 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     m.weight = gh.weight.to(m.device, at::kFloat).contiguous();
     m.bias = gh.bias.defined() ? gh.bias.to(m.device, at::kFloat).contiguous()
                                : at::zeros({gh.weight.size(0)}, m.weight.options());
-    size_t kept = outputs.size();
-    for (size_t i = 0; i < out_index; ++i) kept += heads[i].found ? 1 : 0;
-    const at::Tensor& f = probe.kept[kept];
+    const at::Tensor f = probe.at(gh.features).detach();
     head.feature_height = static_cast<int>(f.size(f.dim() - 2));
     head.feature_width = static_cast<int>(f.size(f.dim() - 1));
     head.feature_depth = f.dim() == 5 ? static_cast<int>(f.size(2)) : 1;
-    if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits); !why.empty()) {
+    if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits.detach());
+        !why.empty()) {
       head = no_head(why);
       gh.found = false;
     }
@@ -327,7 +339,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
       if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout))
         candidates.push_back(c);
     }
-    const detail::DefaultLayer d = detail::default_layer(m, g, candidates);
+    const detail::DefaultLayer d = detail::default_layer(probe, probe_logits, candidates);
     layer.gradient_error = d.gradient_error;
     if (d.chosen) {
       features = d.chosen->value;
@@ -364,8 +376,11 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
 
   m.tapped = std::make_shared<torch::jit::GraphFunction>(
       "camkit_tapped", detail::tapped_graph(g, m.logits, features), nullptr);
-  // Gradients flow only from the logits down to the tap: parameters never need them.
-  for (at::Tensor p : m.module.parameters()) p.requires_grad_(false);
+  // Whether gradient methods can run: the gradient reaches the layer's map (already shown for
+  // a default layer found that way).
+  if (layer.chosen_by != "last map")
+    layer.gradient_error =
+        detail::gradients_reach(probe, probe_logits, probe.at(features), m.layout);
 
   // CAM on a --layer: its channels must fit the classifier and the identity must hold.
   if (gh.found && !options.layer.empty()) {
@@ -375,9 +390,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
                           head.classifier + " takes " + std::to_string(head.feature_channels) +
                           "; CAM needs the classifier's input (gradient methods take any layer)";
     } else {
-      torch::NoGradGuard no_grad;
-      const auto [l, f] = m.run(detail::probe_input(m, probe.batch));
-      const std::string why = cam_identity(m, detail::channels_first(f, m.layout).to(at::kFloat), l);
+      const at::Tensor f = detail::channels_first(probe.at(features).detach(), m.layout);
+      const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits.detach());
       if (!why.empty()) m.cam_layer_error = "--layer " + options.layer + ": " + why;
     }
   }

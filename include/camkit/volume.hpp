@@ -30,7 +30,7 @@ struct VolumeSpace {
   /// world = affine[0..2][0..2] * (d, h, w) + affine[.][3]. The sform when its code is set,
   /// else the qform, else pixdim scaling (libnifti2's order; nibabel's for files with a code).
   std::array<std::array<double, 4>, 3> affine{{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}};
-  std::string source;                 ///< "sform", "qform", "pixdim", or "" (no NIfTI header)
+  std::string source;                      ///< "sform", "qform", "pixdim", or "" (no NIfTI header)
   std::array<double, 3> spacing{1, 1, 1};  ///< voxel size along d, h, w (pixdim 1..3)
   int qform_code = 0, sform_code = 0;      ///< NIFTI_XFORM_* codes as stored
   std::array<std::array<double, 4>, 3> qform{}, sform{};  ///< both matrices as stored

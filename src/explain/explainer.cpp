@@ -20,8 +20,8 @@ at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels, in
       throw Error(ErrorCode::input, "inputs of one batch must have the same size");
   }
   if (rank == 2 && first.depth != 1)
-    throw Error(ErrorCode::input, "a volume of depth " + std::to_string(first.depth) +
-                                      " for a model of 2-D inputs");
+    throw Error(ErrorCode::input,
+                "a volume of depth " + std::to_string(first.depth) + " for a model of 2-D inputs");
   if (channels > 0 && first.channels != channels)
     throw Error(ErrorCode::input, "input has " + std::to_string(first.channels) +
                                       " channels, the model takes " + std::to_string(channels));

@@ -74,9 +74,10 @@ Sample sample_of(int datatype) {
 
 double load(const unsigned char* p, int datatype, bool swap) {
   unsigned char b[8];
-  const int n = datatype == DT_FLOAT64 ? 8 : datatype == DT_INT16 || datatype == DT_UINT16 ? 2
-                : datatype == DT_UINT8 || datatype == DT_INT8                             ? 1
-                                                                                           : 4;
+  const int n = datatype == DT_FLOAT64                          ? 8
+                : datatype == DT_INT16 || datatype == DT_UINT16 ? 2
+                : datatype == DT_UINT8 || datatype == DT_INT8   ? 1
+                                                                : 4;
   for (int i = 0; i < n; ++i) b[i] = p[swap ? n - 1 - i : i];
   switch (datatype) {
     case DT_UINT8:
@@ -159,8 +160,8 @@ Header parse_header(const std::string& path, const std::vector<unsigned char>& b
   h.swapped = sizeof_hdr != (h.version == 1 ? kHeader1 : kHeader2);
   const std::size_t need = h.version == 1 ? kHeader1 : kHeader2;
   if (bytes.size() < need)
-    throw input_error(path, "truncated NIfTI header (" + std::to_string(bytes.size()) +
-                                " of " + std::to_string(need) + " bytes)");
+    throw input_error(path, "truncated NIfTI header (" + std::to_string(bytes.size()) + " of " +
+                                std::to_string(need) + " bytes)");
   quiet_library();
   // Dimensions are judged here, on the header as stored, before libnifti2 multiplies them.
   std::int64_t dim[8];
@@ -174,8 +175,9 @@ Header parse_header(const std::string& path, const std::vector<unsigned char>& b
     for (int i = 0; i < 8; ++i) dim[i] = hdr.dim[i];
     vox_offset = hdr.vox_offset;
     if (magic == "ni1")
-      throw input_error(path, "a NIfTI-1 header of a .hdr/.img pair; camkit reads single-file "
-                              ".nii (convert it, e.g. with nibabel)");
+      throw input_error(path,
+                        "a NIfTI-1 header of a .hdr/.img pair; camkit reads single-file "
+                        ".nii (convert it, e.g. with nibabel)");
     if (magic != "n+1") throw input_error(path, "not a NIfTI-1 file (magic is not \"n+1\")");
     check_dims(path, dim);
     if (!nifti_hdr1_looks_good(&hdr)) throw input_error(path, "libnifti2 rejects the header");
@@ -188,8 +190,9 @@ Header parse_header(const std::string& path, const std::vector<unsigned char>& b
     for (int i = 0; i < 8; ++i) dim[i] = hdr.dim[i];
     vox_offset = static_cast<double>(hdr.vox_offset);
     if (magic == "ni2")
-      throw input_error(path, "a NIfTI-2 header of a .hdr/.img pair; camkit reads single-file "
-                              ".nii (convert it, e.g. with nibabel)");
+      throw input_error(path,
+                        "a NIfTI-2 header of a .hdr/.img pair; camkit reads single-file "
+                        ".nii (convert it, e.g. with nibabel)");
     if (magic != "n+2") throw input_error(path, "not a NIfTI-2 file (magic is not \"n+2\")");
     check_dims(path, dim);
     if (!nifti_hdr2_looks_good(&hdr)) throw input_error(path, "libnifti2 rejects the header");
@@ -229,10 +232,12 @@ Volume nifti_volume(const std::string& path, NiftiBytes& source, const ReadOptio
   check_pixels(path, "NIfTI slice (j x k)", nz, ny, options);
   const std::uint64_t voxels = saturating_mul(saturating_mul(nx, ny), saturating_mul(nz, nt));
   const std::uint64_t samples = saturating_mul(voxels, sample.rgb ? 3 : 1);
-  check_decoded(path, "NIfTI image of " + std::to_string(nx) + " x " + std::to_string(ny) +
-                          " x " + std::to_string(nz) + " x " + std::to_string(nt) + " voxels",
+  check_decoded(path,
+                "NIfTI image of " + std::to_string(nx) + " x " + std::to_string(ny) + " x " +
+                    std::to_string(nz) + " x " + std::to_string(nt) + " voxels",
                 samples, options);
-  const std::uint64_t data_bytes = saturating_mul(voxels, static_cast<std::uint64_t>(sample.nbyper));
+  const std::uint64_t data_bytes =
+      saturating_mul(voxels, static_cast<std::uint64_t>(sample.nbyper));
   if (h.data_offset > options.max_file_bytes || data_bytes > options.max_file_bytes)
     throw input_error(path, over_limit("NIfTI data of " + std::to_string(data_bytes) +
                                            " bytes at offset " + std::to_string(h.data_offset),
@@ -276,7 +281,8 @@ Volume nifti_volume(const std::string& path, NiftiBytes& source, const ReadOptio
               v.data[at + t * 3 + static_cast<std::size_t>(c)] = src[n * 3 + c] / 255.0f;
             continue;
           }
-          const double value = load(src + n * sample.nbyper, nim.datatype, h.swapped) * slope + inter;
+          const double value =
+              load(src + n * sample.nbyper, nim.datatype, h.swapped) * slope + inter;
           if (!std::isfinite(value) || std::fabs(value) > 3.4e38)
             throw input_error(path, "contains NaN or Inf values (or values outside float32)");
           v.data[at + t] = static_cast<float>(value);

@@ -1,11 +1,10 @@
 // camkit::read_video: a clip of a model's frame count, sampled at evenly spaced times and
 // decoded by OpenCV's videoio (FFmpeg) from the regular file io has checked and opened.
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
-
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "camkit/volume.hpp"
 #include "io/file_bytes.hpp"
@@ -31,8 +30,9 @@ cv::VideoCapture open_capture(const std::string& path, const io::RegularFile& fi
     throw io::input_error(path, "cannot open the video (" + e.msg + ")");
   }
   if (!cap.isOpened())
-    throw io::input_error(path, "cannot open the video (not a container and codec that "
-                                "OpenCV's FFmpeg backend decodes)");
+    throw io::input_error(path,
+                          "cannot open the video (not a container and codec that "
+                          "OpenCV's FFmpeg backend decodes)");
   return cap;
 }
 
@@ -49,11 +49,12 @@ Volume read_video(const std::string& path, int frames, const ReadOptions& option
     throw io::input_error(path, "the video declares no frame size");
   const auto width = static_cast<std::uint64_t>(w), height = static_cast<std::uint64_t>(h);
   io::check_pixels(path, "video frame", width, height, options);
-  io::check_decoded(path, "a clip of " + std::to_string(frames) + " frames of " +
-                              std::to_string(width) + " x " + std::to_string(height),
-                    io::saturating_mul(io::saturating_mul(width * height, 3),
-                                       static_cast<std::uint64_t>(frames)),
-                    options);
+  io::check_decoded(
+      path,
+      "a clip of " + std::to_string(frames) + " frames of " + std::to_string(width) + " x " +
+          std::to_string(height),
+      io::saturating_mul(io::saturating_mul(width * height, 3), static_cast<std::uint64_t>(frames)),
+      options);
   // The true frame count is what decodes: containers' counts are estimates. Counting decodes
   // the whole video once, so its length is bounded like a volume's slices.
   std::uint64_t count = 0;

@@ -147,11 +147,13 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
       } else if (p.contains("size")) {
         std::tie(pre.size_height, pre.size_width) = pair_of(p["size"], "preprocess.size");
       }
-      if (p.contains("frames")) pre.frames = positive_int(p["frames"], "preprocess.frames", kMaxDepth);
+      if (p.contains("frames"))
+        pre.frames = positive_int(p["frames"], "preprocess.frames", kMaxDepth);
       // Video presets resize every frame, then crop it (torchvision's VideoClassification).
       if (p.contains("size") && !pre.frames && (p.contains("resize") || p.contains("crop")))
-        throw Bad("preprocess: \"size\" excludes \"resize\" and \"crop\" (except for video: "
-                  "\"frames\")");
+        throw Bad(
+            "preprocess: \"size\" excludes \"resize\" and \"crop\" (except for video: "
+            "\"frames\")");
       if (pre.size_depth && pre.frames)
         throw Bad("preprocess: a volume \"size\" [D, H, W] excludes \"frames\"");
       if (p.contains("window") && !p["window"].is_null()) {

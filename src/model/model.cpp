@@ -357,8 +357,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   if (m.layout.spatial.size() != static_cast<size_t>(m.spatial_dims))
     throw Error(ErrorCode::model, path + ": the layer " + layer.layer + " has " +
                                       std::to_string(m.layout.spatial.size()) +
-                                      " spatial axes, the input " +
-                                      std::to_string(m.spatial_dims) +
+                                      " spatial axes, the input " + std::to_string(m.spatial_dims) +
                                       "; camkit's maps have the input's axes (choose an "
                                       "earlier layer with --layer)");
   m.features = features;

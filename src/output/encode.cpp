@@ -62,8 +62,7 @@ std::string encode_npy(const Map& map) {
 }
 
 std::string encode_npy_volume(const Map& map) {
-  if (map.depth < 1 ||
-      map.data.size() != static_cast<size_t>(map.depth) * map.height * map.width)
+  if (map.depth < 1 || map.data.size() != static_cast<size_t>(map.depth) * map.height * map.width)
     throw Error(ErrorCode::usage, "encode_npy: map data size does not match its shape");
   return npy_bytes(std::to_string(map.depth) + ", " + std::to_string(map.height) + ", " +
                        std::to_string(map.width),

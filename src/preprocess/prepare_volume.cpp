@@ -44,7 +44,8 @@ Map channel_map(const Volume& v, int c) {
   m.width = v.width;
   m.data.resize(static_cast<std::size_t>(v.depth) * v.height * v.width);
   const std::size_t C = static_cast<std::size_t>(v.channels);
-  for (std::size_t i = 0; i < m.data.size(); ++i) m.data[i] = v.data[i * C + static_cast<std::size_t>(c)];
+  for (std::size_t i = 0; i < m.data.size(); ++i)
+    m.data[i] = v.data[i * C + static_cast<std::size_t>(c)];
   return m;
 }
 
@@ -53,10 +54,9 @@ Map channel_map(const Volume& v, int c) {
 int source_channel(const Volume& v, int c, int channels, const std::string& label) {
   if (v.channels == channels) return c;
   if (v.channels == 1) return 0;
-  throw Error(ErrorCode::input,
-              label + ": has " + std::to_string(v.channels) + " channels" +
-                  (v.kind == "nifti" ? " (the 4th NIfTI dimension)" : "") + ", the model takes " +
-                  std::to_string(channels));
+  throw Error(ErrorCode::input, label + ": has " + std::to_string(v.channels) + " channels" +
+                                    (v.kind == "nifti" ? " (the 4th NIfTI dimension)" : "") +
+                                    ", the model takes " + std::to_string(channels));
 }
 
 // Window (MONAI ScaleIntensityRange with clip) or z-score, over all samples of the volume.
@@ -118,7 +118,8 @@ Prepared prepare_volume(const Volume& v, const Preprocess& recipe, const std::st
       throw Error(ErrorCode::input, label + ": a clip of " + std::to_string(v.depth) +
                                         " frames, the model takes " +
                                         std::to_string(recipe.frames));
-    if (recipe.size_height > 0) g.resized_height = recipe.size_height, g.resized_width = recipe.size_width;
+    if (recipe.size_height > 0)
+      g.resized_height = recipe.size_height, g.resized_width = recipe.size_width;
     if (recipe.crop_height > 0) {
       if (recipe.crop_height > g.resized_height || recipe.crop_width > g.resized_width)
         throw Error(ErrorCode::input, label + ": frames of " + std::to_string(g.resized_width) +
@@ -142,12 +143,14 @@ Prepared prepare_volume(const Volume& v, const Preprocess& recipe, const std::st
         for (float& x : m.data) x = std::nearbyint(x * 255.0f);
       Map frames = upsample_bilinear(m, g.resized_height, g.resized_width);
       if (levels)
-        for (float& x : frames.data) x = std::nearbyint(std::min(255.0f, std::max(0.0f, x))) / 255.0f;
+        for (float& x : frames.data)
+          x = std::nearbyint(std::min(255.0f, std::max(0.0f, x))) / 255.0f;
       Map cropped;
       cropped.depth = frames.depth;
       cropped.height = g.input_height;
       cropped.width = g.input_width;
-      cropped.data.reserve(static_cast<std::size_t>(cropped.depth) * cropped.height * cropped.width);
+      cropped.data.reserve(static_cast<std::size_t>(cropped.depth) * cropped.height *
+                           cropped.width);
       for (int z = 0; z < frames.depth; ++z)
         for (int y = 0; y < g.input_height; ++y)
           for (int x = 0; x < g.input_width; ++x)
@@ -155,6 +158,12 @@ Prepared prepare_volume(const Volume& v, const Preprocess& recipe, const std::st
       m = std::move(cropped);
     }
   } else {
+    // A scan is resampled whole: a shorter-side resize or a crop would silently change what
+    // the map covers.
+    if (recipe.resize > 0 || recipe.crop_height > 0)
+      throw Error(ErrorCode::usage,
+                  "preprocess: resize and crop apply to video frames (frames); a scan takes "
+                  "size [D, H, W]");
     scale_intensity(planes, recipe);
     const int d = recipe.size_depth > 0 ? recipe.size_depth : v.depth;
     const int h = recipe.size_height > 0 ? recipe.size_height : v.height;

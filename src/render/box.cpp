@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,46 @@ std::vector<Component> components(const Map& m, float cut) {
   return out;
 }
 
+// A 2-D map: OpenCV's 8-connected components, whose numbering breaks the last ties.
+std::optional<Box> box_2d(const Map& display, float cut) {
+  cv::Mat mask(display.height, display.width, CV_8U);
+  for (int y = 0; y < display.height; ++y) {
+    const float* in = display.data.data() + static_cast<std::size_t>(y) * display.width;
+    auto* row = mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < display.width; ++x) row[x] = in[x] >= cut ? 1 : 0;
+  }
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
+
+  // Highest value inside each component (label 0 is the background), to break area ties.
+  std::vector<float> top(count, -std::numeric_limits<float>::infinity());
+  for (int y = 0; y < display.height; ++y) {
+    const float* in = display.data.data() + static_cast<std::size_t>(y) * display.width;
+    const int* row = labels.ptr<int>(y);
+    for (int x = 0; x < display.width; ++x) {
+      if (row[x] > 0) top[row[x]] = std::max(top[row[x]], in[x]);
+    }
+  }
+  int best = 0;
+  for (int label = 1; label < count; ++label) {
+    if (best == 0) {
+      best = label;
+      continue;
+    }
+    const int area = stats.at<int>(label, cv::CC_STAT_AREA);
+    const int best_area = stats.at<int>(best, cv::CC_STAT_AREA);
+    if (area > best_area || (area == best_area && top[label] > top[best])) best = label;
+  }
+  if (best == 0) return std::nullopt;  // unreachable: the peak pixel passes the threshold
+
+  Box box;
+  box.x0 = stats.at<int>(best, cv::CC_STAT_LEFT);
+  box.y0 = stats.at<int>(best, cv::CC_STAT_TOP);
+  box.x1 = box.x0 + stats.at<int>(best, cv::CC_STAT_WIDTH);
+  box.y1 = box.y0 + stats.at<int>(best, cv::CC_STAT_HEIGHT);
+  return box;
+}
+
 }  // namespace
 
 std::optional<Box> largest_component_box(const Map& display, float threshold) {
@@ -83,6 +124,7 @@ std::optional<Box> largest_component_box(const Map& display, float threshold) {
   render_detail::finite_range(display.data.data(), display.data.size(), 1, lo, peak);
   if (!(lo <= peak && peak > 0.0f)) return std::nullopt;
 
+  if (display.depth == 1) return box_2d(display, threshold * peak);
   const std::vector<Component> found = components(display, threshold * peak);
   if (found.empty()) return std::nullopt;  // unreachable: the peak pixel passes the threshold
   std::size_t best = 0;

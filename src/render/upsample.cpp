@@ -83,8 +83,8 @@ Map upsample_trilinear(const Map& map, int depth, int height, int width) {
   const auto d0 = static_cast<std::size_t>(map.depth);
   // Separable, in torch's order for images: along rows first, then between rows; then between
   // planes, which a depth kept as it is (every image) skips: its taps would only copy.
-  std::vector<float> v = linear_pass(map.data, d0 * static_cast<std::size_t>(map.height),
-                                     map.width, 1, width);
+  std::vector<float> v =
+      linear_pass(map.data, d0 * static_cast<std::size_t>(map.height), map.width, 1, width);
   v = linear_pass(v, d0, map.height, static_cast<std::size_t>(width), height);
   if (depth != map.depth)
     v = linear_pass(v, 1, map.depth, static_cast<std::size_t>(height) * width, depth);

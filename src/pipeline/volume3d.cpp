@@ -105,7 +105,7 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
     volume["frames"] = vol.frame_indices;
     volume["fps"] = vol.fps;
   }
-  rec["volume"] = volume;
+  rec["volume3d"] = volume;
   describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                        ex.predictions, ex.positives, model);
   const bool raw = o.raw || !o.overlay;

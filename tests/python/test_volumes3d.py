@@ -289,8 +289,8 @@ def test_nifti_scans_are_read_as_nibabel_reads_them():
         a, g, _ = hooked(model, x, model.features[3], 0)
         rec, maps, out = explain(path, nii, "--method", "gradcam", "--class", "0")
         close(maps[0], ref_gradcam(a, g), f"NIfTI-{version} gradcam")
-        assert rec["image"]["depth"] == 8 and rec["volume"]["kind"] == "nifti"
-        np.testing.assert_allclose(np.array(rec["volume"]["affine"]), aff, atol=1e-5)
+        assert rec["image"]["depth"] == 8 and rec["volume3d"]["kind"] == "nifti"
+        np.testing.assert_allclose(np.array(rec["volume3d"]["affine"]), aff, atol=1e-5)
         e = rec["explanations"][0]
         back = nib.load(os.path.join(out, e["nifti"]))
         np.testing.assert_allclose(back.affine, aff, atol=1e-5)

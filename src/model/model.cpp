@@ -336,7 +336,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     for (Value* v : detail::ancestor_tensors(g, m.logits)) {
       detail::Candidate c{v, {}};
       std::string why;
-      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout))
+      // 3-D models: only maps that kept the depth (a map pooled over time is no default).
+      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout) &&
+          (m.spatial_dims != 3 || c.layout.spatial.size() == 3))
         candidates.push_back(c);
     }
     const detail::DefaultLayer d = detail::default_layer(probe, probe_logits, candidates);

@@ -363,5 +363,61 @@ def test_a_volume_of_the_wrong_depth_is_refused():
     assert r.returncode != 0 and "depth" in r.stderr, r.stderr
 
 
+class PartialPool(nn.Module):
+    """Pools over H and W only, then takes the max over depth: not a CAM head."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv3d(1, 6, 3, padding=1), nn.ReLU())
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((3, 4)).max(2).values)
+
+
+class DepthPooledEarly(nn.Module):
+    """Averages the depth away after the first block: its last maps are 2-D."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv3 = nn.Sequential(nn.Conv3d(1, 6, 3, padding=1), nn.ReLU())
+        self.conv2 = nn.Sequential(nn.Conv2d(6, 8, 3, padding=1), nn.ReLU())
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc(self.conv2(self.conv3(x).mean(2)).mean((2, 3)))
+
+
+def test_a_pooling_that_is_not_global_is_no_cam_head():
+    torch.manual_seed(11)
+    model = PartialPool().eval()
+    path = export(model, "partial3d", 1, 8, 16, 16, 3)
+    x_path, x = volume_npy(11, (8, 16, 16))
+    r = ct.run("explain", path, x_path, "--method", "cam", "-o", os.path.join(ct.TMP, "opp"),
+               expect=None)
+    assert r.returncode != 0 and "cam" in r.stderr.lower(), r.stderr
+    a, g, _ = hooked(model, x, model.features, 1)
+    rec, maps, _ = explain(path, x_path, "--method", "gradcam", "--class", "1")
+    close(maps[0], ref_gradcam(a, g), "partial pool gradcam")
+
+
+def test_a_layer_without_the_depth_axis_is_never_the_map():
+    torch.manual_seed(12)
+    model = DepthPooledEarly().eval()
+    path = export(model, "early2d", 1, 8, 16, 16, 3)
+    x_path, x = volume_npy(12, (8, 16, 16))
+    # Its CAM head pools 2-D maps: none; the default layer is the last map with a depth.
+    a, g, _ = hooked(model, x, model.conv3, 0)
+    rec, maps, _ = explain(path, x_path, "--class", "0")
+    assert rec["method"] == "gradcam" and rec["feature_layer"] == "conv3", rec
+    close(maps[0], ref_gradcam(a, g), "default layer gradcam")
+    r = ct.run("explain", path, x_path, "--layer", "conv2", "-o", os.path.join(ct.TMP, "oe2"),
+               expect=None)
+    assert r.returncode != 0 and "spatial axes" in r.stderr, r.stderr
+    _, maps, _ = explain(path, x_path, "--method", "gradcam", "--class", "0",
+                         "--layer", "conv3")
+    close(maps[0], ref_gradcam(a, g), "--layer conv3 gradcam")
+
+
 if __name__ == "__main__":
     sys.exit(ct.main(globals()))

@@ -419,5 +419,62 @@ def test_a_layer_without_the_depth_axis_is_never_the_map():
     close(maps[0], ref_gradcam(a, g), "--layer conv3 gradcam")
 
 
+def write_video(name, frames, size=(40, 32), fps=10):
+    """An MJPG .avi of smooth moving colour blobs; returns its path and the decoded frames
+    (RGB uint8, as OpenCV's FFmpeg backend returns them: the same decoder camkit uses)."""
+    import cv2
+    path = os.path.join(ct.TMP, name)
+    w, h = size
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    yy, xx = np.mgrid[0:h, 0:w]
+    for t in range(frames):
+        img = np.stack([np.exp(-((xx - 3 - t) ** 2 + (yy - 10) ** 2) / (2 * (4 + c) ** 2))
+                        for c in range(3)], axis=-1)
+        out.write((img * 255).astype(np.uint8)[:, :, ::-1])
+    out.release()
+    cap = cv2.VideoCapture(path)
+    decoded = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        decoded.append(bgr[:, :, ::-1].copy())
+    return path, np.stack(decoded)
+
+
+def video_case(name, resize, rtol):
+    from torchvision.transforms._presets import VideoClassification
+    torch.manual_seed(13)
+    model = Small3d(in_channels=3).eval()
+    mean, std = [0.43216, 0.394666, 0.37645], [0.22803, 0.22145, 0.216989]
+    path = os.path.join(ct.TMP, name + ".pt")
+    meta = {"camkit_meta_version": 1, "architecture": "clip3d", "num_classes": 3,
+            "task": "multiclass", "input": {"channels": 3, "depth": 8, "height": 16, "width": 16},
+            "preprocess": {"frames": 8, "size": list(resize), "crop": [16, 16]},
+            "mean": mean, "std": std}
+    em.export(model, path, meta, example=torch.randn(1, 3, 8, 16, 16))
+    video_path, frames = write_video(name + ".avi", 21)
+    n = len(frames)
+    assert n == 21, n
+    picked = [int(np.floor((t + 0.5) * n / 8)) for t in range(8)]
+    clip = torch.from_numpy(frames[picked]).permute(0, 3, 1, 2)  # (T, C, H, W) uint8
+    x = VideoClassification(crop_size=(16, 16), resize_size=resize, mean=mean, std=std)(clip)
+    a, g, _ = hooked(model, x[None], model.features[3], 1)
+    rec, maps, _ = explain(path, video_path, "--method", "gradcam", "--class", "1")
+    assert rec["volume3d"]["frames"] == picked, rec["volume3d"]
+    close(maps[0], ref_gradcam(a, g), f"video gradcam ({name})", rtol=rtol)
+
+
+def test_video_clips_are_sampled_and_cropped_as_torchvision_does():
+    # Frames at the preset's size: no interpolation, so the input is torchvision's exactly.
+    video_case("clip_same", (32, 40), 1e-4)
+
+
+def test_video_frames_are_resized_as_torchvision_does_up_to_rounding_ties():
+    # torchvision rounds each resized uint8 frame back to levels; where its interpolation and
+    # camkit's differ in the last float bit at a tie (x.5), a sample is one level (1/255)
+    # apart, which moves the map by ~1e-3 of its range.
+    video_case("clip_resized", (24, 30), 5e-3)
+
 if __name__ == "__main__":
     sys.exit(ct.main(globals()))

@@ -28,3 +28,9 @@ echo "== dataset pipeline: 1,000 generated 224x224 JPEGs, overlays written, vs t
 "$build/bench/bench_pipeline" --model="$model" --images=1000 --threads=2
 echo "== peak RSS with 10,000 images (compare with the 1,000-image figure above)"
 "$build/bench/bench_pipeline" --model="$model" --images=10000 --threads=2 --forward=0
+echo "== 3-D: explain vs bare forward (r3d_18, 16x112x112 clips, 2 threads)"
+model3d=$build/bench/r3d_18_bench.pt
+[ -f "$model3d" ] || /usr/bin/python3 "$here/../tools/export_model.py" r3d_18 "$model3d" \
+  --frames 16 --input-size 112 --num-classes 400 --skip-camkit-check >/dev/null
+"$build/bench/bench_volume3d" --model="$model3d" --threads=2 \
+  --benchmark_repetitions=3 --benchmark_report_aggregates_only=true

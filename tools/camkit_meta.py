@@ -205,9 +205,21 @@ def validate_meta(meta):
     if meta.get("volume", "stacked") not in ("stacked", "batch"):
         raise MetaError("volume must be 'stacked' or 'batch'")
     pre = meta.get("preprocess", {})
-    if "size" in pre and ("resize" in pre or "crop" in pre):
-        raise MetaError("preprocess: 'size' excludes 'resize'/'crop'")
-    hw = pre.get("size") or pre.get("crop")
+    # Video clips (preprocess.frames): every frame is resized to 'size', then cropped
+    # (torchvision's VideoClassification); volumes: 'size' is [D, H, W].
+    video = "frames" in pre
+    if "size" in pre and "resize" in pre or "size" in pre and "crop" in pre and not video:
+        raise MetaError("preprocess: 'size' excludes 'resize'/'crop' (except for video: "
+                        "'frames')")
+    if video and (not isinstance(pre["frames"], int) or pre["frames"] < 1):
+        raise MetaError("preprocess.frames must be a positive integer")
+    size = pre.get("size")
+    if size is not None and len(size) == 3:
+        if inp.get("depth") not in (None, size[0]):
+            raise MetaError(f"preprocess gives volumes of depth {size[0]} but input.depth is "
+                            f"{inp['depth']}")
+        size = size[1:]
+    hw = pre.get("crop") if video and "crop" in pre else (size or pre.get("crop"))
     if hw is not None and list(hw) != [inp["height"], inp["width"]]:
         raise MetaError(f"preprocess gives {hw[0]}x{hw[1]} images but input is "
                         f"{inp['height']}x{inp['width']}")

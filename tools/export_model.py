@@ -147,7 +147,8 @@ def export(model, path, meta=None, method="trace", example=None, check_input=Non
             raise ValueError("export(): give example or meta (for the input shape)")
         i = meta["input"]
         gen = torch.Generator().manual_seed(0)
-        example = torch.randn(1, i["channels"], i["height"], i["width"], generator=gen)
+        depth = (i["depth"],) if i.get("depth") else ()  # 3-D models: (N, C, D, H, W)
+        example = torch.randn(1, i["channels"], *depth, i["height"], i["width"], generator=gen)
     if check_input is None:
         gen = torch.Generator().manual_seed(1)
         check_input = torch.randn(example.shape, generator=gen)
@@ -242,7 +243,10 @@ def parse_args(argv):
     p.add_argument("--method", choices=["trace", "script"], default="trace",
                    help="trace (records the ops run on one input; sizes fixed) or script")
     p.add_argument("--input-size", help="H,W of the model input (default: --crop or --size, "
-                   "else 224,224)")
+                   "else 224,224; 3-D models: 112,112)")
+    p.add_argument("--frames", type=int, default=16,
+                   help="3-D models (r3d_18, mc3_18, r2plus1d_18, ...): the depth D of the "
+                   "(N, C, D, H, W) input, frames or slices, recorded as input.depth")
     p.add_argument("--labels", help="labels file: one per line, 'index label', or synset_words "
                    "'nXXXXXXXX name, synonyms'")
     p.add_argument("--preset", choices=sorted(camkit_meta.PRESETS),
@@ -378,16 +382,23 @@ def main(argv=None):
         if args.weights:
             load_weights(model, args.weights, args.arch, _log)
         channels, rank = input_channels_and_rank(model, args.arch)
-        if rank != 2:
-            raise InputError(f"{args.arch} takes {rank}-D inputs; camkit explains 2-D image "
-                             "classifiers")
+        if rank not in (2, 3):
+            raise InputError(f"{args.arch} takes {rank}-D inputs; camkit explains image "
+                             "classifiers and 3-D classifiers of volumes and video clips")
+        if rank == 3 and not (args.input_size or args.crop or args.size or args.preset):
+            hw = (112, 112)  # the torchvision video models' clips
+        if rank == 3 and not args.frames >= 1:
+            raise InputError("--frames must be at least 1")
+        depth = (args.frames,) if rank == 3 else ()
         gen = torch.Generator().manual_seed(args.seed)
-        example = torch.randn(1, channels, hw[0], hw[1], generator=gen)
+        example = torch.randn(1, channels, *depth, hw[0], hw[1], generator=gen)
         with torch.no_grad():
             k = int(select_output(model(example), args.logits_output).shape[-1])
         meta = None
         if not args.no_meta:
             meta = _meta_from_args(args, args.architecture or args.arch, channels, k, hw)
+            if rank == 3:
+                meta["input"]["depth"] = args.frames
         err = export(model, args.out, meta, args.method, example, tol=args.tolerance, log=_log,
                      camkit=camkit, output=args.logits_output)
     except (InputError, camkit_meta.MetaError) as e:
@@ -396,7 +407,8 @@ def main(argv=None):
     except ExportError as e:
         print(f"export_model.py: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out} ({args.arch}, {args.method}, input 1x{channels}x{hw[0]}x{hw[1]}, "
+    shape = "x".join(map(str, example.shape[1:]))
+    print(f"wrote {args.out} ({args.arch}, {args.method}, input 1x{shape}, "
           f"{k} classes, max relative error {err:.3g})")
     return 0
 

@@ -87,7 +87,7 @@ struct Prediction {
 
 struct ClassMap {
   Prediction prediction;
-  Map raw;  ///< feature resolution (h x w)
+  Map raw;  ///< feature resolution (h x w; 3-D models: d x h x w)
 };
 
 struct Explanation {
@@ -98,7 +98,8 @@ struct Explanation {
   std::vector<ClassMap> maps;           ///< one per explained class, in request order
   std::vector<ClassMap> all_maps;       ///< every class, when ExplainOptions::all_classes
   /// What the maps were computed from, as used: the layer, its layout ("channels-first",
-  /// "channels-last", "tokens") and the map stack's shape (C, h, w) after the layout's view.
+  /// "channels-last", "tokens") and the map stack's shape (C, h, w) after the layout's view
+  /// ((C, d, h, w) for 3-D models).
   std::string layer, layout;
   std::vector<int> feature_shape;
   /// Binary and multi-label tasks: every class whose score reaches the positive threshold,
@@ -181,11 +182,15 @@ struct Localization {
   Region region;                  ///< the image region the model input covers (image pixels)
   std::optional<Box> box;         ///< CAM-paper box in image pixels (integer edges), if any
   double peak_x = 0, peak_y = 0;  ///< the display map's maximum, image pixels (pixel centre)
+  /// Volumes and clips: the peak's depth coordinate (voxel centre); 0.5 for images.
+  double peak_z = 0.5;
 };
 
 /// Display map (ReLU when `relu`, bilinear upsampling to the input size, min-max), the box of
 /// its largest component above `threshold` * max mapped back through crop and resize (edges
-/// rounded outwards, clamped to the image), and the map's peak.
+/// rounded outwards, clamped to the image), and the map's peak. For 3-D inputs (input.depth,
+/// raw.depth) the same in three dimensions: trilinear upsampling, a 26-connected box in voxels
+/// (z0, z1 included), the peak voxel.
 Localization localize(const Map& raw, const Prepared& input, float threshold, bool relu);
 
 /// The box of an already computed display map, mapped to image pixels.

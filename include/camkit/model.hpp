@@ -48,8 +48,10 @@ struct ModelOptions {
   std::string output;
   /// Overrides the task the metadata declares (or the one inferred from the model).
   std::optional<Task> task;
-  /// Input size for the probe run when the metadata declares none (0 = 224x224).
+  /// Input size for the probe run when the metadata declares none (0 = 224x224; 3-D models:
+  /// 16x112x112, the torchvision video models' clips).
   int probe_height = 0, probe_width = 0;
+  int probe_depth = 0;  ///< 3-D models: the probe's depth (frames, slices); 0 = 16
   /// Run the tapped graph frozen and optimised for inference (torch.jit.freeze +
   /// optimize_for_inference: conv-BN folding, oneDNN layouts). Maps equal the plain graph's
   /// within 1e-4 relative; off, the graph runs as loaded.
@@ -63,6 +65,12 @@ struct ModelOptions {
 struct InputSpec {
   int channels = 0;           ///< 0 when unknown
   int height = 0, width = 0;  ///< 0 when not fixed
+  /// 3-D models (video clips, volumes; docs/volumes3d.md): the depth (frames or slices) of
+  /// (N, C, D, H, W); 0 when not fixed.
+  int depth = 0;
+  /// Spatial axes of the input: 2 for images (N, C, H, W), 3 for volumes and clips
+  /// (N, C, D, H, W), decided by the first convolution (Conv3d) or the declared depth.
+  int rank = 2;
 };
 
 /// The camkit metadata a model may embed (extra file "camkit.json"; see docs/export.md).
@@ -118,6 +126,7 @@ struct HeadInfo {
   std::string slice_reduce;
   /// Feature map size for the probe input (0 when no input size was known at load).
   int feature_height = 0, feature_width = 0;
+  int feature_depth = 1;  ///< 3-D models: the map's depth (1 for images)
 };
 
 /// The layer whose activations the methods read.
@@ -130,13 +139,14 @@ struct LayerInfo {
   /// without a CAM head: the last activation before the output with a known layout and
   /// spatial extent whose map positions the logits depend on; docs/methods.md).
   std::string chosen_by;
-  /// "channels-first" (N, C, H, W), "channels-last" (N, H, W, C) or "tokens"
-  /// (N, P + h*w, C: P prefix tokens such as a class token, then the patch grid).
+  /// "channels-first" (N, C, H, W) or (N, C, D, H, W), "channels-last" (N, H, W, C) or
+  /// "tokens" (N, P + h*w, C: P prefix tokens such as a class token, then the patch grid).
   std::string layout;
   std::string layout_shape;  ///< e.g. "(N, C, H, W)" or "(N, 1 + 14x14, C)"
   int prefix_tokens = 0;     ///< tokens layout: P (left out of the map)
   /// Channels and map size for the probe input.
   int channels = 0, height = 0, width = 0;
+  int depth = 1;  ///< 3-D models: the map's depth (1 for images)
   /// Gradient methods cannot run when this is set: why gradients do not reach the layer.
   std::string gradient_error;
 };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "camkit/render.hpp"
+#include "camkit/volume.hpp"
 
 namespace camkit {
 
@@ -24,12 +25,24 @@ std::string encode_png(const Rgb8& picture, int compression = 3);
 /// JPEG bytes of an RGB picture; quality 1..100.
 std::string encode_jpeg(const Rgb8& picture, int quality = 90);
 
-/// NumPy .npy (format 1.0) bytes of a map: little-endian float32, shape (height, width).
+/// NumPy .npy (format 1.0) bytes of a map: little-endian float32, shape (height, width), or
+/// (depth, height, width) for a map of depth > 1.
 std::string encode_npy(const Map& map);
+
+/// The same with the depth always in the shape, (depth, height, width): the raw map of a 3-D
+/// model, whose depth may be 1 (a clip of few frames at a deep layer).
+std::string encode_npy_volume(const Map& map);
 
 /// The same for a stack of maps of one size: shape (S, height, width), e.g. the raw maps of the
 /// slices of a volume. Throws Error(ErrorCode::usage) when the sizes differ.
 std::string encode_npy(const std::vector<Map>& stack);
+
+/// NIfTI-1 bytes of a map of a scan (a display map at the scan's size): float32, dimensions
+/// (i, j, k) = (depth, height, width), and the geometry of `space` as it was read (qform and
+/// sform with their codes, pixdim, units), so that the map lies on the scan in 3D Slicer,
+/// ITK-SNAP or nibabel. gzip-compressed (.nii.gz) when `gzip`. Throws Error(ErrorCode::usage)
+/// when the map's data does not match its shape.
+std::string encode_nifti(const Map& map, const VolumeSpace& space, bool gzip = true);
 
 /// Writes `bytes` to a camkit temporary beside `path` (temporary_name()), then renames it to
 /// `path`, replacing a symbolic link there rather than writing through it; creates parent

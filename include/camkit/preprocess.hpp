@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "camkit/image.hpp"
+#include "camkit/volume.hpp"
 
 namespace camkit {
 
@@ -37,10 +38,24 @@ struct Preprocess {
   std::vector<float> mean;  ///< empty: no normalisation; one value applies to every channel
   std::vector<float> std;
 
+  // 3-D inputs (prepare_volume; docs/volumes3d.md).
+  /// Volumes: with size_height and size_width, resampled (trilinear) to D x H x W.
+  int size_depth = 0;
+  /// Video clips: this many frames, sampled at evenly spaced times; each frame then takes
+  /// size_* (a direct resize, as torchvision's video presets) and crop_* (a centre crop).
+  int frames = 0;
+  /// Volumes: a window (centre, width) of the stored values mapped to [0, 1] with clipping,
+  /// before mean/std (MONAI's ScaleIntensityRange with clip).
+  std::optional<std::pair<double, double>> window;
+  /// Volumes: each volume's own z-score (v - mean) / std over all its samples, before mean/std.
+  bool zscore = false;
+
   /// The model input's size when fixed by this recipe (crop, or direct size), else 0.
-  int input_height() const { return size_height ? size_height : crop_height; }
-  int input_width() const { return size_width ? size_width : crop_width; }
-  bool normalises() const { return !mean.empty() || !std.empty(); }
+  int input_height() const { return crop_height ? crop_height : size_height; }
+  int input_width() const { return crop_width ? crop_width : size_width; }
+  /// 3-D inputs: the depth when fixed (size_depth, or frames for clips), else 0.
+  int input_depth() const { return size_depth ? size_depth : frames; }
+  bool normalises() const { return !mean.empty() || !std.empty() || window || zscore; }
 };
 
 /// A named recipe from the table of presets ("imagenet": Resize 256, CenterCrop 224, 3 channels,
@@ -58,6 +73,9 @@ struct InputGeometry {
   int resized_height = 0, resized_width = 0;  ///< after resize (== image size when not resized)
   int crop_y = 0, crop_x = 0;                 ///< top-left of the crop in the resized image
   int input_height = 0, input_width = 0;      ///< the model input
+  /// The third axis of volumes and clips (depth, or frames); 1 for images, whose
+  /// to_image_z(0) .. to_image_z(1) is 0 .. 1, so 2-D boxes and peaks carry a unit depth.
+  int image_depth = 1, resized_depth = 1, crop_z = 0, input_depth = 1;
 
   double to_image_x(double x) const {
     return (x + crop_x) * static_cast<double>(image_width) / resized_width;
@@ -65,13 +83,18 @@ struct InputGeometry {
   double to_image_y(double y) const {
     return (y + crop_y) * static_cast<double>(image_height) / resized_height;
   }
+  double to_image_z(double z) const {
+    return (z + crop_z) * static_cast<double>(image_depth) / resized_depth;
+  }
 };
 
-/// A model input: planar (C, H, W) float samples after resize, crop and normalisation.
+/// A model input: planar (C, H, W) float samples after resize, crop and normalisation; for
+/// 3-D models (C, D, H, W), with depth D (prepare_volume).
 struct Prepared {
   int channels = 0, height = 0, width = 0;
-  std::vector<float> chw;
+  std::vector<float> chw;  ///< channels * depth * height * width samples, planar
   InputGeometry geometry;
+  int depth = 1;  ///< D of a 3-D input; 1 for images
 };
 
 /// Applies the recipe: channels, Resize (size_* when set, else resize), CenterCrop, then
@@ -88,6 +111,23 @@ struct Prepared {
 /// Error(ErrorCode::usage) "preprocess: ..." for an invalid recipe (channels not 1 or 3, negative
 /// sizes, crop or size with one side only, mean/std counts other than 0, 1 or channels, std 0).
 Prepared prepare(const Image& image, const Preprocess& recipe, const std::string& source = "");
+
+/// A scan or clip as the input of a 3-D model, planar (C, D, H, W) (docs/volumes3d.md):
+///  - scans: the window (recipe.window, then clipped to [0, 1]) or the volume's z-score
+///    (recipe.zscore), then trilinear resampling (align_corners=False) to size_depth x
+///    size_height x size_width where set (an axis not set keeps its size), then (x - mean) / std;
+///  - clips (recipe.frames > 0): every frame resized to size_height x size_width by bilinear
+///    interpolation without antialiasing, rounded to 8-bit levels (torchvision's resize of uint8
+///    tensors), centre-cropped to crop_height x crop_width, then (x - mean) / std, as
+///    torchvision's VideoClassification preset; a volume that is not a video must already have
+///    recipe.frames frames.
+/// Grey volumes are replicated into 3-channel models; other channel mismatches are refused.
+/// geometry maps input voxels back to the volume (depth: to_image_z). Throws
+/// Error(ErrorCode::input) naming `source` for an empty volume, channels that do not match
+/// ("<source>: has 4 channels (the 4th NIfTI dimension), the model takes 1"), a clip of the wrong
+/// length or frames smaller than the crop; Error(ErrorCode::usage) for an invalid recipe.
+Prepared prepare_volume(const Volume& volume, const Preprocess& recipe,
+                        const std::string& source = "");
 
 /// torchvision/PIL bilinear resize (antialiased when shrinking) of an interleaved HWC image.
 /// When round_to_8bit is set, samples are treated as value/255 and each pass is rounded to

@@ -9,7 +9,8 @@
 //
 // One definition of each step, used by every method and output:
 //  - upsampling is bilinear with pixel centres aligned (align_corners=False; cv2.resize
-//    INTER_LINEAR; torch.nn.functional.interpolate(mode="bilinear") default);
+//    INTER_LINEAR; torch.nn.functional.interpolate(mode="bilinear") default), trilinear for
+//    the maps of volumes and clips (a Map with depth > 1), with the same convention;
 //  - min-max normalisation maps to [0,1]; a constant map becomes all zeros, never NaN;
 //  - colormaps are matplotlib's (what plt.imshow(cmap=...) shows), as 256-entry 8-bit tables.
 //
@@ -17,9 +18,8 @@
 // alpha or threshold out of range, a non-positive size or thickness) throw
 // Error(ErrorCode::usage). Results are returned by value; nothing keeps references.
 //
-// Threading: all functions are reentrant (no global mutable state). largest_component_box
-// runs OpenCV's connected components, which may use OpenCV's own thread pool
-// (cv::setNumThreads governs it); nothing else here uses threads.
+// Threading: all functions are reentrant (no global mutable state); none starts threads.
+// shrink_to_fit resizes with OpenCV, which may use its own thread pool (cv::setNumThreads).
 #pragma once
 
 #include <cstdint>
@@ -36,9 +36,15 @@ namespace camkit {
 struct Map {
   int height = 0;
   int width = 0;
-  std::vector<float> data;
+  std::vector<float> data;  ///< depth * height * width samples, (z, y, x) row-major
+  /// Maps of volumes and video clips (docs/volumes3d.md) are stacks of `depth` planes. Images
+  /// have depth 1, where every definition below is its 2-D form: one definition serves both.
+  int depth = 1;
 
   float at(int y, int x) const { return data[static_cast<std::size_t>(y) * width + x]; }
+  float at(int z, int y, int x) const {
+    return data[(static_cast<std::size_t>(z) * height + y) * width + x];
+  }
 };
 
 /// An 8-bit RGB picture, interleaved, row-major.
@@ -54,8 +60,15 @@ struct Rgb8 {
 /// exactly as torch.nn.functional.interpolate(mode="bilinear", align_corners=False) and
 /// cv2.resize(INTER_LINEAR) do (equal to torch up to float rounding: a few ulps; equal
 /// neighbours interpolate exactly, so a constant map stays constant where torch can be 1 ulp off).
-/// Throws Error(usage) for an empty map or a non-positive output size.
+/// Throws Error(usage) for an empty map or a non-positive output size. A map of depth > 1 is
+/// resized plane by plane (its depth kept).
 Map upsample_bilinear(const Map& map, int height, int width);
+
+/// Trilinear resize of a map of any depth with the same pixel-centre rule on all three axes,
+/// exactly torch.nn.functional.interpolate(mode="trilinear", align_corners=False) up to float
+/// rounding (separable: along x, then y, then z; an axis of unchanged size is copied). With
+/// depth 1 in and out it is upsample_bilinear. Throws Error(usage) as upsample_bilinear does.
+Map upsample_trilinear(const Map& map, int depth, int height, int width);
 
 /// In place: (v - min) / (max - min), so the result lies in [0,1]; a constant or empty map
 /// becomes all zeros. Non-finite samples do not take part in min and max and never leave a
@@ -68,18 +81,31 @@ void normalize_minmax(Map& map);
 /// spreads over its bilinear neighbourhood, which normalisation then sets to 0.
 Map display_map(const Map& raw, int height, int width, bool relu);
 
-/// A box in pixel-edge coordinates: covers columns [x0, x1) and rows [y0, y1).
+/// The display map of a volume's or clip's map: ReLU (when `relu`), upsample_trilinear to
+/// depth x height x width, normalize_minmax over the whole volume.
+Map display_map(const Map& raw, int depth, int height, int width, bool relu);
+
+/// A box in pixel-edge coordinates: covers columns [x0, x1) and rows [y0, y1); 3-D boxes
+/// (volumes, clips) also planes [z0, z1) of the depth axis. A 2-D box spans the unit depth
+/// [0, 1), so areas, volumes and IoU are one definition for both.
 struct Box {
   double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  double z0 = 0, z1 = 1;
 };
 
-/// CAM-paper box: pixels with value >= threshold * max(map), 8-connected components, the
-/// bounding box of the largest one by pixel count (ties: the one containing the highest value,
-/// i.e. the global maximum; then the first in raster order). The box is in the map's pixel
-/// edges: a lone pixel at column 3, row 4 gives x0=3, x1=4, y0=4, y1=5.
+/// CAM-paper box: pixels with value >= threshold * max(map), 8-connected components
+/// (26-connected through the planes of a 3-D map), the bounding box of the largest one by
+/// pixel count (ties: the one containing the highest value, i.e. the global maximum; then the
+/// first in raster order, (z, y, x)). The box is in the map's pixel edges: a lone pixel at
+/// column 3, row 4 gives x0=3, x1=4, y0=4, y1=5 (and z0=0, z1=1 on a 2-D map).
 /// Returns nullopt for an empty map or when max(map) <= 0 (e.g. all zero).
 /// Throws Error(usage) when threshold is outside [0, 1].
 std::optional<Box> largest_component_box(const Map& display, float threshold);
+
+/// Plane `index` of a map of depth > 1 across `axis` (0: a plane of constant z, height x
+/// width; 1: constant y, depth x width; 2: constant x, depth x height), as a 2-D map: what the
+/// slice pictures of a volume show. Throws Error(usage) for an axis or index out of range.
+Map map_plane(const Map& volume, int axis, int index);
 
 enum class Colormap { jet, turbo, inferno, viridis, bone, gray };
 
@@ -121,7 +147,7 @@ struct Region {
 /// at that centre; out = round((1 - alpha) * base + alpha * colour). Pixels whose centre lies
 /// outside the region are unchanged. With region = the whole picture this is exactly
 /// colormap(upsample_bilinear(display, H, W)) blended. Throws Error(usage) unless
-/// 0 <= alpha <= 1.
+/// 0 <= alpha <= 1, and for a display map of depth > 1 (draw one plane: map_plane).
 Rgb8 overlay(const Rgb8& base, const Map& display, const Region& region, Colormap map, float alpha);
 
 /// Draws a rectangle outline of the given colour and thickness (pixels, >= 1, else

@@ -129,6 +129,11 @@ int run_eval(const EvalArgs& a) {
   mo.optimize = !a.no_optimize;
   mo.threads = a.threads;
   const Model model = Model::load(a.model, mo);
+  // Its inputs would be read as images and fed with a depth of 1: refused, not guessed.
+  if (model.input_spec().rank == 3)
+    throw Error(ErrorCode::usage, a.model +
+                                      ": camkit eval does not take 3-D models (volumes, video "
+                                      "clips) yet; use camkit explain");
   const Explainer explainer(model);
   ExplainOptions eo;
   eo.method = choose_method(a.method, model);

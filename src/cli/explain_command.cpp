@@ -199,6 +199,8 @@ int run_explain(const ExplainArgs& a) {
   if (a.size.size() == 2) mo.probe_height = a.size[0], mo.probe_width = a.size[1];
   if (a.crop.size() == 2) mo.probe_height = a.crop[0], mo.probe_width = a.crop[1];
   if (a.crop.size() == 1) mo.probe_height = mo.probe_width = a.crop[0];
+  if (a.size.size() == 3)
+    mo.probe_depth = a.size[0], mo.probe_height = a.size[1], mo.probe_width = a.size[2];
   bool volumes = a.volume || a.slices_as_batch;
   WalkOptions walk;
   walk.volumes = volumes;
@@ -215,6 +217,16 @@ int run_explain(const ExplainArgs& a) {
                 (a.optimize == "auto" && (files.size() >= 8 || a.method == "scorecam"));
   const Model model = Model::load(a.model, mo);
   const std::string& declared = model.metadata().volume;
+  if (model.input_spec().rank == 3) {
+    // A 3-D model takes each scan or clip whole: NIfTI, .npy, DICOM and video files.
+    if (volumes)
+      throw Error(ErrorCode::usage,
+                  "--volume and --slices-as-batch feed the slices of an exam "
+                  "to a 2-D model; " +
+                      a.model + " is a 3-D model (N, C, D, H, W)");
+    walk.volumes3d = true;
+    files = expand_inputs(a.inputs, walk);
+  }
   if (!volumes && !declared.empty()) {
     diagnose("note: " + a.model + " takes exams (metadata: volume " + declared +
              "): every input is read as a volume");

@@ -48,8 +48,11 @@ nlohmann::json output_json(const OutputInfo& o) {
           {"activation", o.activation.empty() ? nlohmann::json() : nlohmann::json(o.activation)}};
 }
 
-nlohmann::json layer_json(const LayerInfo& l) {
+nlohmann::json layer_json(const LayerInfo& l, bool three_d) {
   if (!l.found) return {{"found", false}, {"reason", l.reason}};
+  // 3-D models: (C, d, h, w).
+  const nlohmann::json shape = three_d ? nlohmann::json{l.channels, l.depth, l.height, l.width}
+                                       : nlohmann::json{l.channels, l.height, l.width};
   return {{"found", true},
           {"layer", l.layer},
           {"ops", l.ops},
@@ -57,7 +60,7 @@ nlohmann::json layer_json(const LayerInfo& l) {
           {"layout", l.layout},
           {"layout_shape", l.layout_shape},
           {"prefix_tokens", l.prefix_tokens},
-          {"shape", {l.channels, l.height, l.width}}};
+          {"shape", shape}};
 }
 
 // The probe's batch of one stands for any batch: [N, 1000].
@@ -95,13 +98,17 @@ nlohmann::json preprocess_json(const Preprocess& p) {
 
 nlohmann::json info_json(const Model& model, const std::string& gradients) {
   const HeadInfo& h = model.head();
+  const bool three_d = model.input_spec().rank == 3;
   nlohmann::json head{{"found", h.found}};
   if (h.found) {
     head.update({{"kind", h.kind},
                  {"pooling", h.pooling},
                  {"feature_layer", h.feature_layer},
                  {"feature_ops", h.feature_ops},
-                 {"feature_shape", {h.feature_channels, h.feature_height, h.feature_width}},
+                 {"feature_shape",
+                  three_d ? nlohmann::json{h.feature_channels, h.feature_depth, h.feature_height,
+                                           h.feature_width}
+                          : nlohmann::json{h.feature_channels, h.feature_height, h.feature_width}},
                  {"classifier", h.classifier},
                  {"num_classes", h.num_classes},
                  {"has_bias", h.has_bias},
@@ -121,13 +128,14 @@ nlohmann::json info_json(const Model& model, const std::string& gradients) {
       {"output", output_json(model.output())},
       {"num_classes", model.num_classes()},
       {"task", task_name(model.task())},
-      {"layer", layer_json(model.layer())},
+      {"layer", layer_json(model.layer(), three_d)},
       {"gradients",
        {{"available", gradients.empty()},
         {"reason", gradients.empty() ? nlohmann::json() : nlohmann::json(gradients)}}},
       {"max_batch", model.max_batch()},
       {"modules", model.module_paths()}};
   j["metadata"] = meta.present ? nlohmann::json::parse(meta.json) : nlohmann::json();
+  if (three_d) j["input"]["depth"] = in.depth;
   return j;
 }
 
@@ -147,7 +155,11 @@ void print_text(const Model& model, const std::string& gradients) {
   if (!meta.architecture.empty()) std::cout << "architecture: " << meta.architecture << "\n";
   std::cout << "input:       " << (in.channels ? std::to_string(in.channels) : "?")
             << " channel(s)";
-  if (in.height) std::cout << ", " << in.height << "x" << in.width;
+  if (in.rank == 3)  // volumes and clips: D x H x W
+    std::cout << ", " << (in.depth ? std::to_string(in.depth) : "?") << "x" << in.height << "x"
+              << in.width << " (N, C, D, H, W)";
+  else if (in.height)
+    std::cout << ", " << in.height << "x" << in.width;
   std::cout << "\n";
   std::cout << "preprocess:  ";
   if (pre.resize) std::cout << "resize " << pre.resize << ", ";
@@ -180,7 +192,10 @@ void print_text(const Model& model, const std::string& gradients) {
     std::cout << "features:    " << h.feature_layer;
     for (const auto& op : h.feature_ops) std::cout << " -> " << op;
     std::cout << ", " << h.feature_channels << " channels";
-    if (h.feature_height) std::cout << ", " << h.feature_height << "x" << h.feature_width;
+    if (h.feature_height && in.rank == 3)
+      std::cout << ", " << h.feature_depth << "x" << h.feature_height << "x" << h.feature_width;
+    else if (h.feature_height)
+      std::cout << ", " << h.feature_height << "x" << h.feature_width;
     std::cout << "\n";
     std::cout << "classifier:  " << h.classifier << ", " << h.num_classes
               << (h.num_classes == 1 ? " logit" : " classes")
@@ -192,8 +207,8 @@ void print_text(const Model& model, const std::string& gradients) {
   if (l.found) {
     std::cout << "layer:       " << l.layer;
     for (const auto& op : l.ops) std::cout << " -> " << op;
-    std::cout << ", " << l.channels << "x" << l.height << "x" << l.width << ", " << l.layout
-              << " " << l.layout_shape;
+    std::cout << ", " << l.channels << "x" << (in.rank == 3 ? std::to_string(l.depth) + "x" : "")
+              << l.height << "x" << l.width << ", " << l.layout << " " << l.layout_shape;
     if (l.prefix_tokens)
       std::cout << " (" << l.prefix_tokens << " prefix token" << (l.prefix_tokens > 1 ? "s" : "")
                 << " left out of the map)";

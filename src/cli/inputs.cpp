@@ -5,13 +5,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "camkit/error.hpp"
-#include "io/file_bytes.hpp"
 #include "camkit/image.hpp"
 #include "camkit/output_folder.hpp"
+#include "camkit/volume.hpp"
+#include "io/file_bytes.hpp"
 
 namespace camkit::cli {
 namespace {
@@ -191,7 +192,10 @@ class Walker {
         }
       }
       // A dangling link with an input's name is listed, so that it fails with its reason.
-      if ((!e.link || e.exists) ? is_input(e) : is_supported_input(name)) add(e.path, rel);
+      if ((!e.link || e.exists) ? is_input(e) : is_supported_input(name))
+        add(e.path, rel);
+      else if (o_.volumes3d && is_volume_input(name))
+        add(e.path, rel);
     }
     if (!series.empty()) {
       InputFile in{dir.string(), sub.empty() ? own_name_ : (prefix_ / sub).generic_string(), "", "",

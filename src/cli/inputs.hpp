@@ -23,6 +23,8 @@ struct WalkOptions {
   /// Every input is an exam (docs/volumes.md): .npy files and multi-frame DICOM files one each,
   /// a folder's single-frame DICOM files one series exam.
   bool volumes = false;
+  /// Inputs of a 3-D model: NIfTI (.nii, .nii.gz) and video files are inputs too.
+  bool volumes3d = false;
   /// The output folder: never walked into (nor is any folder holding a .camkit.lock).
   std::string out_dir;
   /// Notes for stderr: folders skipped, links not followed.

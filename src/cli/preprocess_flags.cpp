@@ -19,7 +19,8 @@ void add_preprocess_flags(CLI::App* cmd, PreprocessFlags& f) {
   cmd->add_option("--preset", f.preset, "Preprocessing preset (imagenet, xray)");
   cmd->add_option("--resize", f.resize, "Resize the shorter side to N (torchvision Resize(N))");
   cmd->add_option("--crop", f.crop, "Centre crop N or H,W after --resize")->delimiter(',');
-  cmd->add_option("--size", f.size, "Resize directly to H,W")->delimiter(',');
+  cmd->add_option("--size", f.size, "Resize directly to H,W (3-D models: D,H,W, trilinear)")
+      ->delimiter(',');
   cmd->add_option("--mean", f.mean, "Normalisation mean, one value or one per channel")
       ->delimiter(',');
   cmd->add_option("--std", f.std, "Normalisation std, one value or one per channel")
@@ -45,7 +46,14 @@ Preprocess build_preprocess(const PreprocessFlags& a, const Model& model) {
     std::tie(pre.crop_height, pre.crop_width) = height_width(a.crop, "--crop");
     pre.size_height = pre.size_width = 0;
   }
-  if (!a.size.empty()) {
+  if (a.size.size() == 3) {  // a volume's D,H,W (3-D models)
+    if (model.input_spec().rank != 3)
+      throw Error(ErrorCode::usage, "--size D,H,W is for 3-D models; this one takes images");
+    pre.size_depth = a.size[0];
+    pre.size_height = a.size[1];
+    pre.size_width = a.size[2];
+    pre.resize = pre.crop_height = pre.crop_width = 0;
+  } else if (!a.size.empty()) {
     std::tie(pre.size_height, pre.size_width) = height_width(a.size, "--size");
     pre.resize = pre.crop_height = pre.crop_width = 0;
   }

@@ -23,13 +23,15 @@ struct Selection {
 Selection select_classes(const at::Tensor& logits, const ExplainOptions& options,
                          const Model& model);
 
-/// Appends the raw maps (k, h, w) of input `i` for its classes.
+/// Appends the raw maps (k, h, w) or (k, d, h, w) of input `i` for its classes.
 void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor& maps,
               const at::Tensor& logits_row, const ExplainOptions& options, const Model& model);
 
+/// A map from an (h, w) or (d, h, w) tensor.
 Map to_map(const at::Tensor& hw);
 
-/// Score-CAM maps (k, h, w) for one input: x (C_in, H, W), a its map stack (C, h, w).
+/// Score-CAM maps (k, h, w) for one input: x (C_in, H, W), a its map stack (C, h, w); for 3-D
+/// inputs x (C_in, D, H, W) and a (C, d, h, w), maps (k, d, h, w).
 at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
                          const std::vector<int>& classes, int batch_size);
 /// Ablation-CAM maps (k, h, w) for one input: raw its tapped activation as the layer returns it
@@ -38,9 +40,9 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const a
                             const std::vector<c10::IValue>& crossing, const at::Tensor& logits,
                             const std::vector<int>& classes, int batch_size);
 
-/// The inputs as one (N, C, H, W) float tensor; Error(input) when sizes differ or the channel
-/// count is not `channels` (0: any).
-at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels);
+/// The inputs as one (N, C, H, W) float tensor, or (N, C, D, H, W) for `rank` 3; Error(input)
+/// when sizes differ or the channel count is not `channels` (0: any).
+at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels, int rank = 2);
 
 /// Prediction of class c from a row of logits and its scores.
 Prediction predict(const Model& model, const float* logits, const float* scores, int c,

@@ -12,17 +12,23 @@
 namespace camkit {
 namespace detail {
 
-at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels) {
+at::Tensor to_batch(const std::vector<const Prepared*>& inputs, int channels, int rank) {
   const Prepared& first = *inputs.front();
   for (const Prepared* p : inputs) {
-    if (p->channels != first.channels || p->height != first.height || p->width != first.width)
+    if (p->channels != first.channels || p->height != first.height || p->width != first.width ||
+        p->depth != first.depth)
       throw Error(ErrorCode::input, "inputs of one batch must have the same size");
   }
+  if (rank == 2 && first.depth != 1)
+    throw Error(ErrorCode::input,
+                "a volume of depth " + std::to_string(first.depth) + " for a model of 2-D inputs");
   if (channels > 0 && first.channels != channels)
     throw Error(ErrorCode::input, "input has " + std::to_string(first.channels) +
                                       " channels, the model takes " + std::to_string(channels));
   const int64_t n = static_cast<int64_t>(inputs.size());
-  at::Tensor batch = at::empty({n, first.channels, first.height, first.width}, at::kFloat);
+  std::vector<int64_t> shape{n, first.channels, first.height, first.width};
+  if (rank == 3) shape.insert(shape.begin() + 2, first.depth);
+  at::Tensor batch = at::empty(shape, at::kFloat);
   float* dst = batch.data_ptr<float>();
   const size_t plane = first.chw.size();
   for (int64_t i = 0; i < n; ++i)
@@ -98,7 +104,7 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
     for (const Prepared* p : inputs) out.push_back(explain_batch({p}, options).front());
     return out;
   }
-  const at::Tensor batch = detail::to_batch(inputs, m.input.channels);
+  const at::Tensor batch = detail::to_batch(inputs, m.input.channels, m.spatial_dims);
   if (method == Method::attention_relevance)
     return detail::explain_attention(model_, batch, options);
   auto [logits, raw] = detail::run_tapped(m, method, batch);
@@ -115,8 +121,7 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   for (Explanation& ex : sel.explanations) {
     ex.layer = m.layer.layer;
     ex.layout = m.layout.name();
-    ex.feature_shape = {static_cast<int>(features.size(1)), static_cast<int>(features.size(2)),
-                        static_cast<int>(features.size(3))};
+    ex.feature_shape.assign(features.sizes().begin() + 1, features.sizes().end());
   }
 
   auto add = [&](int64_t i, const std::vector<int>& cls, const at::Tensor& maps) {
@@ -180,9 +185,10 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
       if (cls.empty()) continue;
       at::Tensor maps;
       if (method == Method::eigencam) {
-        maps = methods::eigencam(features[i].to(at::kFloat))
-                   .unsqueeze(0)
-                   .expand({static_cast<int64_t>(cls.size()), -1, -1});
+        const at::Tensor e = methods::eigencam(features[i].to(at::kFloat));
+        std::vector<int64_t> each = e.sizes().vec();
+        each.insert(each.begin(), static_cast<int64_t>(cls.size()));
+        maps = e.unsqueeze(0).expand(each);
       } else if (method == Method::scorecam) {
         maps = detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls,
                                      options.batch_size);
@@ -212,7 +218,7 @@ std::vector<std::vector<float>> Explainer::scores(const std::vector<const Prepar
         inputs.begin() + start, inputs.begin() + std::min(inputs.size(), start + step));
     const int64_t n = static_cast<int64_t>(chunk.size());
     const at::Tensor lg =
-        m.logits_rows(m.run(detail::to_batch(chunk, m.input.channels)).first, n);
+        m.logits_rows(m.run(detail::to_batch(chunk, m.input.channels, m.spatial_dims)).first, n);
     detail::check_finite(lg, "the model's logits");
     const at::Tensor sc = detail::scores_of(lg, m.task).contiguous();
     for (int64_t i = 0; i < n; ++i)

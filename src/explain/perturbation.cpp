@@ -47,7 +47,7 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
     // stack would be C x H x W floats (100 MB at layer4 and 224x224).
     at::Tensor unused;
     const at::Tensor masks =
-        methods::scorecam_masks(features.index_select(0, idx), x.size(1), x.size(2), &unused);
+        methods::scorecam_masks(features.index_select(0, idx), x.sizes().slice(1), &unused);
     chunks.push_back(m.logits_rows(m.run(x.unsqueeze(0) * masks.unsqueeze(1)).first, idx.size(0)));
   }
   const int64_t k = features.size(0);

@@ -105,8 +105,9 @@ void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor
 Map to_map(const at::Tensor& hw) {
   at::Tensor t = hw.detach().to(at::kCPU, at::kFloat).contiguous();
   Map m;
-  m.height = static_cast<int>(t.size(0));
-  m.width = static_cast<int>(t.size(1));
+  m.depth = t.dim() == 3 ? static_cast<int>(t.size(0)) : 1;
+  m.height = static_cast<int>(t.size(t.dim() - 2));
+  m.width = static_cast<int>(t.size(t.dim() - 1));
   m.data.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   return m;
 }

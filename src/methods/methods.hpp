@@ -1,7 +1,8 @@
 // The maps of every method, as pure functions of one image's tensors. No I/O, no state, no model.
 // A: activations of the tapped layer (C, h, w); G: dy_c/dA (C, h, w), y_c the pre-softmax logit.
 // Each returns the raw map (h, w): before ReLU, normalisation and upsampling. Definitions and
-// papers: docs/methods.md.
+// papers: docs/methods.md. Volumes and clips: A and G are (C, d, h, w) and the maps (d, h, w);
+// every sum or mean over positions runs over all spatial axes.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -42,6 +43,9 @@ at::Tensor scorecam_constant(const at::Tensor& a);
 /// `constant` (C) to true for those channels. Channels are independent: masks of a subset of
 /// channels equal the same rows of the whole stack's masks.
 at::Tensor scorecam_masks(const at::Tensor& a, int64_t height, int64_t width, at::Tensor* constant);
+/// The same for any number of spatial axes: `a` (C, s1, ..., sd) to `size` (d values; 3-D
+/// stacks are upsampled trilinearly, align_corners=False).
+at::Tensor scorecam_masks(const at::Tensor& a, at::IntArrayRef size, at::Tensor* constant);
 
 /// Score-CAM map from the masked inputs' logits `scores` (C) of one class:
 /// alpha = softmax_k(scores); sum_k alpha_k A_k.

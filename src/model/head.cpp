@@ -88,20 +88,24 @@ bool is_relu(const Node* n) {
   return n->kind() == aten::relu || n->kind() == aten::relu_;
 }
 
+// Global average pooling over the spatial axes of (N, C, H, W) or (N, C, D, H, W). The graph
+// does not always say the input's rank (scripted models); a mean over H and W of a 3-D map is
+// not global and fails the numerical identity check at load, as does a partial avg_pool.
 bool is_global_pool(Node* n) {
-  if (n->kind() == aten::adaptive_avg_pool2d) {
+  if (n->kind() == aten::adaptive_avg_pool2d || n->kind() == aten::adaptive_avg_pool3d) {
     auto size = int_list_of(n->input(1));
     return size && std::all_of(size->begin(), size->end(), [](int64_t s) { return s == 1; });
   }
   if (n->kind() == aten::mean && n->inputs().size() >= 3) {
     auto dims = int_list_of(n->input(1));
-    if (!dims || dims->size() != 2) return false;
+    if (!dims || (dims->size() != 2 && dims->size() != 3)) return false;
     std::set<int64_t> d(dims->begin(), dims->end());
-    return d == std::set<int64_t>{2, 3} || d == std::set<int64_t>{-2, -1};
+    return d == std::set<int64_t>{2, 3} || d == std::set<int64_t>{-2, -1} ||
+           d == std::set<int64_t>{2, 3, 4} || d == std::set<int64_t>{-3, -2, -1};
   }
   // A whole-map average pool: its size is only known at run time; the numerical identity check
   // at load time rejects a pool that is not global.
-  return n->kind() == aten::avg_pool2d;
+  return n->kind() == aten::avg_pool2d || n->kind() == aten::avg_pool3d;
 }
 
 // The tensor behind a weight operand, undoing a transpose; undefined if not a known constant.
@@ -269,15 +273,19 @@ std::optional<GraphHead> conv_classifier_before(Node* pool, const torch::jit::Mo
     v = v->node()->input(0);
   }
   Node* conv = v->node();
-  const bool conv_op = conv->kind() == aten::_convolution || conv->kind() == aten::conv2d;
+  const bool conv_op = conv->kind() == aten::_convolution || conv->kind() == aten::conv2d ||
+                       conv->kind() == aten::conv3d;
   if (!conv_op) return std::nullopt;
   auto w = attribute_of(conv->input(1), module);
   if (!w || !w->isTensor()) return std::nullopt;
   at::Tensor weight = w->toTensor().detach();
-  if (weight.dim() != 4 || weight.size(2) != 1 || weight.size(3) != 1) return std::nullopt;
+  // A 1x1 (or 1x1x1) kernel: a linear map of the channels at every position.
+  if (weight.dim() != 4 && weight.dim() != 5) return std::nullopt;
+  for (int64_t d = 2; d < weight.dim(); ++d)
+    if (weight.size(d) != 1) return std::nullopt;
   auto stride = int_list_of(conv->input(3)), padding = int_list_of(conv->input(4)),
        dilation = int_list_of(conv->input(5));
-  const int groups_index = conv->kind() == aten::conv2d ? 6 : 8;
+  const int groups_index = conv->kind() == aten::_convolution ? 8 : 6;
   auto groups = constant_of(conv->input(groups_index));
   auto all_eq = [](const std::optional<std::vector<int64_t>>& l, int64_t x) {
     return l && std::all_of(l->begin(), l->end(), [x](int64_t e) { return e == x; });
@@ -334,8 +342,8 @@ GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& modu
   GraphHead none;
   if (pools.empty()) {
     none.reason =
-        "no global average pooling found (adaptive_avg_pool2d to 1x1, mean over H and W, or a "
-        "whole-map avg_pool2d)";
+        "no global average pooling found (adaptive_avg_pool2d/3d to 1, mean over H and W or "
+        "D, H and W, or a whole-map avg_pool2d/3d)";
     return none;
   }
   // The pooling closest to the output decides; earlier ones (auxiliary heads, squeeze-and-

@@ -41,6 +41,7 @@ struct Bad : std::runtime_error {
 // every run fail or take all memory.
 constexpr int kMaxSide = 16384;
 constexpr long long kMaxPixels = 1LL << 26;
+constexpr int kMaxDepth = 4096;  // slices or frames of a 3-D input
 
 int positive_int(const nlohmann::json& j, const std::string& field, int max = kMaxSide) {
   if (!j.is_number_integer()) throw Bad(field + ": expected a positive integer");
@@ -124,10 +125,12 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
       pre.channels = in.contains("channels") ? positive_int(in["channels"], "input.channels", 64) : 3;
       const int h = in.contains("height") ? positive_int(in["height"], "input.height") : 0;
       const int w = in.contains("width") ? positive_int(in["width"], "input.width") : 0;
-      if (static_cast<long long>(h) * w > kMaxPixels)
-        throw Bad("input: " + std::to_string(h) + "x" + std::to_string(w) + " exceeds " +
-                  std::to_string(kMaxPixels) + " pixels");
-      meta.input = {pre.channels, h, w};
+      const int d = in.contains("depth") ? positive_int(in["depth"], "input.depth", kMaxDepth) : 0;
+      if (static_cast<long long>(h) * w * std::max(d, 1) > kMaxPixels)
+        throw Bad("input: " + std::to_string(h) + "x" + std::to_string(w) +
+                  (d ? "x" + std::to_string(d) : "") + " exceeds " + std::to_string(kMaxPixels) +
+                  (d ? " voxels" : " pixels"));
+      meta.input = {pre.channels, h, w, d, d ? 3 : 2};
       any = true;
     }
     if (j.contains("preprocess")) {
@@ -136,10 +139,34 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
       if (p.contains("resize")) pre.resize = positive_int(p["resize"], "preprocess.resize");
       if (p.contains("crop"))
         std::tie(pre.crop_height, pre.crop_width) = pair_of(p["crop"], "preprocess.crop");
-      if (p.contains("size"))
+      if (p.contains("size") && p["size"].is_array() && p["size"].size() == 3) {
+        // A volume's (D, H, W): trilinear resampling.
+        pre.size_depth = positive_int(p["size"][0], "preprocess.size", kMaxDepth);
+        pre.size_height = positive_int(p["size"][1], "preprocess.size");
+        pre.size_width = positive_int(p["size"][2], "preprocess.size");
+      } else if (p.contains("size")) {
         std::tie(pre.size_height, pre.size_width) = pair_of(p["size"], "preprocess.size");
-      if (p.contains("size") && (p.contains("resize") || p.contains("crop")))
-        throw Bad("preprocess: \"size\" excludes \"resize\" and \"crop\"");
+      }
+      if (p.contains("frames"))
+        pre.frames = positive_int(p["frames"], "preprocess.frames", kMaxDepth);
+      // Video presets resize every frame, then crop it (torchvision's VideoClassification).
+      if (p.contains("size") && !pre.frames && (p.contains("resize") || p.contains("crop")))
+        throw Bad(
+            "preprocess: \"size\" excludes \"resize\" and \"crop\" (except for video: "
+            "\"frames\")");
+      if (pre.size_depth && pre.frames)
+        throw Bad("preprocess: a volume \"size\" [D, H, W] excludes \"frames\"");
+      if (p.contains("window") && !p["window"].is_null()) {
+        const std::vector<float> w = finite_floats(p["window"], "preprocess.window");
+        if (w.size() != 2 || !(w[1] > 0))
+          throw Bad("preprocess.window: expected [centre, width] with width > 0");
+        pre.window = std::make_pair(static_cast<double>(w[0]), static_cast<double>(w[1]));
+      }
+      if (p.contains("zscore")) {
+        if (!p["zscore"].is_boolean()) throw Bad("preprocess.zscore: expected true or false");
+        pre.zscore = p["zscore"].get<bool>();
+      }
+      if (pre.window && pre.zscore) throw Bad("preprocess: \"window\" excludes \"zscore\"");
       any = true;
     }
     if (j.contains("mean") && !j["mean"].is_null()) pre.mean = finite_floats(j["mean"], "mean"), any = true;

@@ -167,13 +167,18 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   torch::jit::Inline(g);
   check_inputs(g, path);
   const auto [conv_channels, spatial] = first_convolution(g, m.module);
-  if (spatial != 0 && spatial != 2)
+  if (spatial != 0 && spatial != 2 && spatial != 3)
     throw Error(ErrorCode::model,
                 path + ": the model's first convolution is " + std::to_string(spatial) +
-                    "-D; camkit explains 2-D image classifiers (N, C, H, W)");
+                    "-D; camkit explains image classifiers (N, C, H, W) and 3-D classifiers of "
+                    "volumes and video clips (N, C, D, H, W)");
   detail::check_metadata_input(m.metadata, conv_channels, path);
   m.input = m.metadata.input;
   if (m.input.channels == 0) m.input.channels = conv_channels;
+  // A Conv3d first, or a declared depth, makes the input (N, C, D, H, W); exam models
+  // (metadata "volume") stay 2-D: their slices are images.
+  m.spatial_dims = m.metadata.volume.empty() && (spatial == 3 || m.input.depth > 0) ? 3 : 2;
+  m.input.rank = m.spatial_dims;
   // Gradients flow only from the logits down to the tap (or, in the probe, from the input):
   // parameters never need them.
   for (at::Tensor p : m.module.parameters()) p.requires_grad_(false);
@@ -263,7 +268,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     Layout l;
     std::string why;
     if (!layout_for(gh.features, &l, &why) || l.kind != Layout::channels_first) {
-      head = no_head("the pooled map's axes are not (N, C, H, W): " + why);
+      head = no_head(std::string("the pooled map's axes are not ") +
+                     (m.spatial_dims == 3 ? "(N, C, D, H, W)" : "(N, C, H, W)") + ": " + why);
       gh.found = false;
     }
   }
@@ -282,8 +288,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     m.bias = gh.bias.defined() ? gh.bias.to(m.device, at::kFloat).contiguous()
                                : at::zeros({gh.weight.size(0)}, m.weight.options());
     const at::Tensor f = probe.at(gh.features).detach();
-    head.feature_height = static_cast<int>(f.size(2));
-    head.feature_width = static_cast<int>(f.size(3));
+    head.feature_height = static_cast<int>(f.size(f.dim() - 2));
+    head.feature_width = static_cast<int>(f.size(f.dim() - 1));
+    head.feature_depth = f.dim() == 5 ? static_cast<int>(f.size(2)) : 1;
     if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits.detach());
         !why.empty()) {
       head = no_head(why);
@@ -329,7 +336,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     for (Value* v : detail::ancestor_tensors(g, m.logits)) {
       detail::Candidate c{v, {}};
       std::string why;
-      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout))
+      // 3-D models: only maps that kept the depth (a map pooled over time is no default).
+      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout) &&
+          (m.spatial_dims != 3 || c.layout.spatial.size() == 3))
         candidates.push_back(c);
     }
     const detail::DefaultLayer d = detail::default_layer(probe, probe_logits, candidates);
@@ -345,10 +354,14 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   }
   m.probe = detail::probe_input(m, 1);
   if (!features) return Model(std::move(impl));
-  if (m.layout.spatial.size() != 2)
+  // Maps have the input's spatial axes: a layer that lost one (a pooled time axis) cannot be
+  // drawn over the input, nor compared with a map of another layer.
+  if (m.layout.spatial.size() != static_cast<size_t>(m.spatial_dims))
     throw Error(ErrorCode::model, path + ": the layer " + layer.layer + " has " +
                                       std::to_string(m.layout.spatial.size()) +
-                                      " spatial axes; camkit's maps are 2-D");
+                                      " spatial axes, the input " + std::to_string(m.spatial_dims) +
+                                      "; camkit's maps have the input's axes (choose an "
+                                      "earlier layer with --layer)");
   m.features = features;
   layer.found = true;
   layer.layout = m.layout.name();
@@ -356,8 +369,10 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   layer.prefix_tokens = static_cast<int>(m.layout.prefix);
   const std::vector<int64_t>& sizes = probe.shapes.at(features);
   layer.channels = static_cast<int>(sizes[static_cast<size_t>(m.layout.channel_dim)]);
-  layer.height = static_cast<int>(m.layout.spatial[0]);
-  layer.width = static_cast<int>(m.layout.spatial[1]);
+  const size_t d = m.layout.spatial.size();
+  layer.height = static_cast<int>(m.layout.spatial[d - 2]);
+  layer.width = static_cast<int>(m.layout.spatial[d - 1]);
+  layer.depth = d == 3 ? static_cast<int>(m.layout.spatial[0]) : 1;
   if (gh.found && !options.layer.empty()) head.feature_layer = options.layer, head.feature_ops = {};
 
   m.tapped = std::make_shared<torch::jit::GraphFunction>(

@@ -15,9 +15,15 @@ at::Tensor probe_input(const Model::Impl& m, int64_t batch) {
   int h = pre.input_height(), w = pre.input_width();
   if (h == 0 && m.input.height > 0) h = m.input.height, w = m.input.width;
   if (h == 0 && m.options.probe_height > 0) h = m.options.probe_height, w = m.options.probe_width;
-  if (h == 0) h = w = 224;
+  const bool three_d = m.spatial_dims == 3;
+  if (h == 0) h = w = three_d ? 112 : 224;
   const int c = m.input.channels > 0 ? m.input.channels : 3;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  if (three_d) {
+    int d = pre.input_depth() > 0 ? pre.input_depth() : m.input.depth;
+    if (d == 0) d = m.options.probe_depth > 0 ? m.options.probe_depth : 16;
+    return at::randn({batch, c, d, h, w}, gen).to(m.device);
+  }
   // Exam models take a stack of slices: two, so that a reduction over them is exercised.
   if (m.metadata.volume == "stacked") return at::randn({1, 2, c, h, w}, gen).to(m.device);
   if (m.metadata.volume == "batch") return at::randn({2, c, h, w}, gen).to(m.device);
@@ -48,7 +54,7 @@ Probe run_probe(const Model::Impl& m, torch::jit::Graph& graph,
                   m.path + ": the model does not run on a seeded input of size " +
                       c10::str(x.sizes()) + " (" + torch_error(e.what()) +
                       "); declare its input size: tools/export_model.py --meta-only MODEL "
-                      "--size H,W (or pass --size / --crop)");
+                      "--size H,W (3-D models: --size D,H,W) (or pass --size / --crop)");
     }
   }
   for (size_t i = 0; i < measure.size(); ++i) {

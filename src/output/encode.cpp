@@ -57,7 +57,16 @@ std::string npy_bytes(const std::string& shape, const std::vector<const Map*>& m
 }  // namespace
 
 std::string encode_npy(const Map& map) {
+  if (map.depth != 1) return encode_npy_volume(map);
   return npy_bytes(std::to_string(map.height) + ", " + std::to_string(map.width), {&map});
+}
+
+std::string encode_npy_volume(const Map& map) {
+  if (map.depth < 1 || map.data.size() != static_cast<size_t>(map.depth) * map.height * map.width)
+    throw Error(ErrorCode::usage, "encode_npy: map data size does not match its shape");
+  return npy_bytes(std::to_string(map.depth) + ", " + std::to_string(map.height) + ", " +
+                       std::to_string(map.width),
+                   {&map});
 }
 
 std::string encode_npy(const std::vector<Map>& stack) {

@@ -58,7 +58,7 @@ bool load_complete_record(Item& item, const PipelineOptions&, const std::string&
   const fs::path dir = record_dir(*item.in);
   for (const auto& e : rec["explanations"]) {
     if (!e.is_object()) return false;
-    for (const char* key : {"overlay", "raw"})
+    for (const char* key : {"overlay", "raw", "nifti"})
       if (e.contains(key) &&
           (!e[key].is_string() || !out.exists((dir / e[key].get<std::string>()).string())))
         return false;
@@ -108,6 +108,7 @@ void describe_explanation(nlohmann::json& rec, Method method, Task task, const s
 }
 
 void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
+  if (model.input_spec().rank == 3) return decode_volume_item(item, model, o);
   const PipelineInput& in = *item.in;
   item.classes = classes_for(in, model, o);
   check_input_type(in.path, false);
@@ -125,15 +126,12 @@ void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
 
 bool same_batch(const Item& a, const Item& b) {
   return a.prepared.channels == b.prepared.channels && a.prepared.height == b.prepared.height &&
-         a.prepared.width == b.prepared.width && a.classes == b.classes;
+         a.prepared.width == b.prepared.width && a.prepared.depth == b.prepared.depth &&
+         a.classes == b.classes;
 }
 
-void render_item(Item& item, const Model& model, const PipelineOptions& o, const std::string& hash,
-                 const OutputFolder& out) {
+nlohmann::json record_header(const Item& item, const Model& model, const std::string& hash) {
   const PipelineInput& in = *item.in;
-  const Explanation& ex = item.ex;
-  const fs::path dir = record_dir(in);
-  const std::string stem = fs::path(in.relative).stem().string();
   nlohmann::json rec{{"input", in.path},
                      {"image",
                       {{"width", item.image_width},
@@ -145,6 +143,17 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
     rec["true_class"] = *in.true_class;
     rec["true_label"] = in.true_label.empty() ? nlohmann::json() : nlohmann::json(in.true_label);
   }
+  return rec;
+}
+
+void render_item(Item& item, const Model& model, const PipelineOptions& o, const std::string& hash,
+                 const OutputFolder& out) {
+  if (item.volume) return render_volume_item(item, model, o, hash, out);
+  const PipelineInput& in = *item.in;
+  const Explanation& ex = item.ex;
+  const fs::path dir = record_dir(in);
+  const std::string stem = fs::path(in.relative).stem().string();
+  nlohmann::json rec = record_header(item, model, hash);
   describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                        ex.predictions, ex.positives, model);
   const Rgb8& base = item.picture;

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "camkit/output_folder.hpp"
 #include "camkit/pipeline.hpp"
+#include "camkit/volume.hpp"
 
 namespace camkit::pipeline {
 
@@ -22,6 +24,9 @@ struct Item {
   /// drawn over (empty when no overlay is drawn). The decoded samples themselves are not kept.
   Rgb8 picture;
   int image_height = 0, image_width = 0, image_channels = 0;
+  /// Inputs of 3-D models (docs/volumes3d.md): the decoded scan or clip, kept for its slice
+  /// overlays and its geometry until the item is rendered.
+  std::shared_ptr<const Volume> volume;
   Prepared prepared;
   std::vector<int> classes;  ///< classes to explain; empty = top-k
   Explanation ex;
@@ -61,6 +66,20 @@ void describe_explanation(nlohmann::json& rec, Method method, Task task, const s
 
 /// Reads and prepares the input and chooses its classes. Throws Error(input) for a bad input.
 void decode_item(Item& item, const Model& model, const PipelineOptions& options);
+
+/// decode_item for a 3-D model: a NIfTI file, .npy array, DICOM volume or video clip, read
+/// with read_volume_3d / read_video and prepared with prepare_volume.
+void decode_volume_item(Item& item, const Model& model, const PipelineOptions& options);
+
+/// The record fields every rendered input shares: input, image size, model, options hash and
+/// true class.
+nlohmann::json record_header(const Item& item, const Model& model, const std::string& hash);
+
+/// render_item for a 3-D model: raw maps (d, h, w) as .npy, the display map as NIfTI over a
+/// NIfTI scan (its affine), overlays of the three planes through the peak, a 3-D box and the
+/// peak voxel (with world coordinates for NIfTI) in the record.
+void render_volume_item(Item& item, const Model& model, const PipelineOptions& options,
+                        const std::string& hash, const OutputFolder& out);
 
 /// Whether two decoded items can share a forward pass.
 bool same_batch(const Item& a, const Item& b);

@@ -10,6 +10,7 @@
 #include "camkit/error.hpp"
 #include "camkit/preprocess.hpp"
 #include "preprocess/channels.hpp"
+#include "preprocess/crop.hpp"
 
 namespace camkit {
 namespace {
@@ -53,13 +54,6 @@ Size resized_size(int height, int width, int size) {
   const int new_long =
       static_cast<int>(static_cast<double>(static_cast<long long>(size) * long_side) / short_side);
   return width <= height ? Size{new_long, size} : Size{size, new_long};
-}
-
-// int(round(excess / 2.0)) in Python: halves round to the even neighbour (1.5 -> 2, 2.5 -> 2).
-int center_offset(int excess) {
-  const int half = excess / 2;
-  if (excess % 2 == 0 || half % 2 == 0) return half;
-  return half + 1;
 }
 
 float channel_value(const std::vector<float>& values, int c, float fallback) {
@@ -138,8 +132,8 @@ Prepared prepare(const Image& image, const Preprocess& recipe, const std::string
                                : std::string()) +
                       " is smaller than the crop " + dims(recipe.crop_width, recipe.crop_height));
     }
-    g.crop_y = center_offset(g.resized_height - recipe.crop_height);
-    g.crop_x = center_offset(g.resized_width - recipe.crop_width);
+    g.crop_y = detail::center_offset(g.resized_height - recipe.crop_height);
+    g.crop_x = detail::center_offset(g.resized_width - recipe.crop_width);
     g.input_height = recipe.crop_height;
     g.input_width = recipe.crop_width;
   }

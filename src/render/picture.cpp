@@ -115,6 +115,10 @@ Rgb8 overlay(const Rgb8& base, const Map& display, const Region& region, Colorma
              float alpha) {
   check_picture(base, "overlay");
   render_detail::check_map(display, "overlay");
+  if (display.depth != 1) {
+    throw Error(ErrorCode::usage, "overlay: a map of depth " + std::to_string(display.depth) +
+                                      " (draw one of its planes)");
+  }
   if (!(alpha >= 0.0f && alpha <= 1.0f)) {
     throw Error(ErrorCode::usage, "overlay alpha must be in [0, 1], got " + std::to_string(alpha));
   }

@@ -31,10 +31,11 @@ LinearTaps linear_taps(int count, int first, double origin, double scale, int in
 }
 
 void check_map(const Map& map, const char* what) {
-  if (map.height < 0 || map.width < 0 ||
-      map.data.size() != static_cast<std::size_t>(map.height) * map.width) {
+  if (map.height < 0 || map.width < 0 || map.depth < 1 ||
+      map.data.size() != static_cast<std::size_t>(map.depth) * map.height * map.width) {
     throw Error(ErrorCode::usage, std::string(what) + ": map data size " +
                                       std::to_string(map.data.size()) + " does not match " +
+                                      (map.depth != 1 ? std::to_string(map.depth) + "x" : "") +
                                       std::to_string(map.height) + "x" + std::to_string(map.width));
   }
 }
@@ -46,41 +47,58 @@ using render_detail::lerp;
 using render_detail::linear_taps;
 using render_detail::LinearTaps;
 
-Map upsample_bilinear(const Map& map, int height, int width) {
-  check_map(map, "upsample_bilinear");
-  if (map.height == 0 || map.width == 0) {
-    throw Error(ErrorCode::usage, "upsample_bilinear: cannot resample an empty map");
-  }
-  if (height <= 0 || width <= 0) {
-    throw Error(ErrorCode::usage, "upsample_bilinear: invalid output size " +
-                                      std::to_string(height) + "x" + std::to_string(width));
-  }
-  const LinearTaps xt =
-      linear_taps(width, 0, 0.0, static_cast<double>(map.width) / width, map.width);
-  const LinearTaps yt =
-      linear_taps(height, 0, 0.0, static_cast<double>(map.height) / height, map.height);
+namespace {
 
-  // Separable, in torch's order: along rows first, then between the two rows.
-  std::vector<float> rows(static_cast<std::size_t>(map.height) * width);
-  for (int y = 0; y < map.height; ++y) {
-    const float* in = map.data.data() + static_cast<std::size_t>(y) * map.width;
-    float* out = rows.data() + static_cast<std::size_t>(y) * width;
-    for (int x = 0; x < width; ++x) {
-      out[x] = lerp(in[xt.i0[x]], in[xt.i1[x]], xt.w1[x]);
+// One separable pass along an axis of a (outer, n, inner) block of samples: n -> count.
+std::vector<float> linear_pass(const std::vector<float>& in, std::size_t outer, int n,
+                               std::size_t inner, int count) {
+  const LinearTaps t = linear_taps(count, 0, 0.0, static_cast<double>(n) / count, n);
+  std::vector<float> out(outer * static_cast<std::size_t>(count) * inner);
+  for (std::size_t o = 0; o < outer; ++o) {
+    const float* src = in.data() + o * static_cast<std::size_t>(n) * inner;
+    float* dst = out.data() + o * static_cast<std::size_t>(count) * inner;
+    for (int d = 0; d < count; ++d) {
+      const float* a = src + static_cast<std::size_t>(t.i0[d]) * inner;
+      const float* b = src + static_cast<std::size_t>(t.i1[d]) * inner;
+      const float w = t.w1[d];
+      float* r = dst + static_cast<std::size_t>(d) * inner;
+      for (std::size_t i = 0; i < inner; ++i) r[i] = lerp(a[i], b[i], w);
     }
   }
+  return out;
+}
+
+}  // namespace
+
+Map upsample_trilinear(const Map& map, int depth, int height, int width) {
+  check_map(map, "upsample");
+  if (map.height == 0 || map.width == 0) {
+    throw Error(ErrorCode::usage, "upsample: cannot resample an empty map");
+  }
+  if (depth <= 0 || height <= 0 || width <= 0) {
+    throw Error(ErrorCode::usage, "upsample: invalid output size " +
+                                      (depth != 1 ? std::to_string(depth) + "x" : "") +
+                                      std::to_string(height) + "x" + std::to_string(width));
+  }
+  const auto d0 = static_cast<std::size_t>(map.depth);
+  // Separable, in torch's order for images: along rows first, then between rows; then between
+  // planes, which a depth kept as it is (every image) skips: its taps would only copy.
+  std::vector<float> v =
+      linear_pass(map.data, d0 * static_cast<std::size_t>(map.height), map.width, 1, width);
+  v = linear_pass(v, d0, map.height, static_cast<std::size_t>(width), height);
+  if (depth != map.depth)
+    v = linear_pass(v, 1, map.depth, static_cast<std::size_t>(height) * width, depth);
   Map result;
+  result.depth = depth;
   result.height = height;
   result.width = width;
-  result.data.resize(static_cast<std::size_t>(height) * width);
-  for (int y = 0; y < height; ++y) {
-    const float* r0 = rows.data() + static_cast<std::size_t>(yt.i0[y]) * width;
-    const float* r1 = rows.data() + static_cast<std::size_t>(yt.i1[y]) * width;
-    const float w1 = yt.w1[y];
-    float* out = result.data.data() + static_cast<std::size_t>(y) * width;
-    for (int x = 0; x < width; ++x) out[x] = lerp(r0[x], r1[x], w1);
-  }
+  result.data = std::move(v);
   return result;
+}
+
+Map upsample_bilinear(const Map& map, int height, int width) {
+  check_map(map, "upsample_bilinear");
+  return upsample_trilinear(map, map.depth, height, width);
 }
 
 void normalize_minmax(Map& map) {
@@ -98,18 +116,22 @@ void normalize_minmax(Map& map) {
   }
 }
 
-Map display_map(const Map& raw, int height, int width, bool relu) {
+Map display_map(const Map& raw, int depth, int height, int width, bool relu) {
   check_map(raw, "display_map");
   Map result;
   if (relu) {
     Map rectified = raw;
     for (float& v : rectified.data) v = v > 0.0f ? v : 0.0f;  // NaN -> 0 too
-    result = upsample_bilinear(rectified, height, width);
+    result = upsample_trilinear(rectified, depth, height, width);
   } else {
-    result = upsample_bilinear(raw, height, width);
+    result = upsample_trilinear(raw, depth, height, width);
   }
   normalize_minmax(result);
   return result;
+}
+
+Map display_map(const Map& raw, int height, int width, bool relu) {
+  return display_map(raw, raw.depth, height, width, relu);
 }
 
 }  // namespace camkit

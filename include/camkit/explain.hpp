@@ -42,10 +42,15 @@ enum class Method {
   /// Chefer, Gur & Wolf 2021: gradient-weighted attention relevance of a vision transformer
   /// (the attention probabilities of every layer, not one layer's activations)
   attention_relevance,
+  gradcam_elementwise,  ///< ReLU of gradients x activations, summed over channels
+  eigengradcam,         ///< first principal component of gradients x activations
+  /// Omeiza et al. 2019: Grad-CAM++ with derivatives averaged over noisy copies of the input
+  smoothgradcam_pp,
 };
 
 /// "cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
-/// "ablationcam", "eigencam"; nullopt otherwise.
+/// "ablationcam", "eigencam", "attention-relevance", "gradcam-elementwise", "eigengradcam",
+/// "smoothgradcam++"; nullopt otherwise.
 std::optional<Method> parse_method(std::string_view name);
 std::string method_name(Method method);
 /// All method names, for help texts.
@@ -73,7 +78,28 @@ struct ExplainOptions {
   /// takes at most as many as hold four 3x224x224 inputs (docs/methods.md: larger batches cost
   /// more in page faults than batching saves); accelerators take it as given.
   int batch_size = 32;
+  /// Gradient methods but Eigen-Grad-CAM: the first principal component of the weighted
+  /// activations (the terms the method sums over channels) instead of their sum.
+  bool eigen_smooth = false;
+  /// Test-time augmentation: the maps averaged over horizontal flip x input scale 0.9, 1.0,
+  /// 1.1 (augmentations()), each flipped back first; predictions and classes from the
+  /// unaugmented input. Images only (not explain_volume).
+  bool aug_smooth = false;
+  /// Smooth Grad-CAM++: noise standard deviation as a fraction of the input's range
+  /// (max - min of the model input), noisy copies, and the seed of the noise.
+  double noise_sigma = 0.15;
+  int samples = 16;
+  uint64_t seed = 0;
 };
+
+/// One test-time augmentation of ExplainOptions::aug_smooth: the model input mirrored left to
+/// right (when `flip`) and multiplied by `scale`.
+struct Augmentation {
+  bool flip = false;
+  float scale = 1.0f;
+};
+/// The augmentations of aug_smooth, the identity first.
+std::vector<Augmentation> augmentations();
 
 struct Prediction {
   int class_index = 0;

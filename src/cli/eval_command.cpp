@@ -100,8 +100,7 @@ int run_eval(const EvalArgs& a) {
   // Labels alone give the classification metrics (multi-label: AUROC per finding, F1).
   const bool classify = !localise && !a.labels.empty();
   if (!localise && !classify && !a.faithfulness)
-    throw Error(ErrorCode::usage,
-                "eval: --boxes is required (unless --labels or --faithfulness)");
+    throw Error(ErrorCode::usage, "eval: --boxes is required (unless --labels or --faithfulness)");
   if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
     throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
   if (a.faithfulness_class != "predicted" && a.faithfulness_class != "true")
@@ -270,8 +269,9 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--iou-threshold", a->iou, "Localisation is correct at IoU >= this")
       ->capture_default_str();
   cmd->add_option("-m,--method", a->method,
-                  "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, scorecam, "
-                  "ablationcam, eigencam; auto: cam when the model has a CAM head, else gradcam")
+                  "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, gradcam-elementwise, "
+                  "eigengradcam, smoothgradcam++, scorecam, ablationcam, eigencam; auto: cam "
+                  "when the model has a CAM head, else gradcam")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size,
                   "Inputs per forward pass: masked/ablated (scorecam, ablationcam) and perturbed "

@@ -45,6 +45,11 @@ struct ExplainArgs {
   std::string method = "auto";
   int batch_size = 8;
   int mask_batch = 32;
+  bool eigen_smooth = false;
+  bool aug_smooth = false;
+  double noise_sigma = ExplainOptions().noise_sigma;
+  int samples = ExplainOptions().samples;
+  uint64_t seed = ExplainOptions().seed;
   int workers = 0;
   bool overwrite = false;
   bool no_overlay = false;
@@ -249,6 +254,11 @@ int run_explain(const ExplainArgs& a) {
     eo.method = *m;
   }
   eo.batch_size = a.mask_batch;
+  eo.eigen_smooth = a.eigen_smooth;
+  eo.aug_smooth = a.aug_smooth;
+  eo.noise_sigma = a.noise_sigma;
+  eo.samples = a.samples;
+  eo.seed = a.seed;
   po.preprocess = build_preprocess(
       PreprocessFlags{a.preset, a.resize, a.crop, a.size, a.mean, a.std, a.channels}, model);
   for (int c : classes)
@@ -336,8 +346,25 @@ Runner add_explain(CLI::App& app) {
   cmd->add_flag("--raw", a->raw, "Also write each raw map as <stem>.<class>.npy (float32, h x w)");
   cmd->add_flag("--json", a->json, "Print each record as one JSON line on stdout");
   cmd->add_option("-m,--method", a->method,
-                  "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, scorecam, "
-                  "ablationcam, eigencam; auto: cam when the model has a CAM head, else gradcam")
+                  "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, gradcam-elementwise, "
+                  "eigengradcam, smoothgradcam++, scorecam, ablationcam, eigencam, "
+                  "attention-relevance; auto: cam when the model has a CAM head, else gradcam")
+      ->capture_default_str();
+  cmd->add_flag("--eigen-smooth", a->eigen_smooth,
+                "Gradient methods: the first principal component of the weighted activations "
+                "instead of their sum over channels");
+  cmd->add_flag("--aug-smooth", a->aug_smooth,
+                "Average each map over horizontal flip x input scale 0.9/1.0/1.1, flipped back "
+                "(6 explanations per input)");
+  cmd->add_option("--noise-sigma", a->noise_sigma,
+                  "smoothgradcam++: noise standard deviation, a fraction of the input's range")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--samples", a->samples, "smoothgradcam++: noisy copies per input")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--seed", a->seed,
+                  "smoothgradcam++: seed of the noise (the same for every input)")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Inputs of equal prepared size per forward pass")
       ->capture_default_str()

@@ -34,22 +34,8 @@ std::string check_cut(const Model::Impl& m) {
 
 bool is_gradient_method(Method m) {
   return m == Method::gradcam || m == Method::gradcam_pp || m == Method::xgradcam ||
-         m == Method::layercam || m == Method::hirescam;
-}
-
-at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g) {
-  switch (m) {
-    case Method::gradcam:
-      return methods::gradcam(a, g);
-    case Method::gradcam_pp:
-      return methods::gradcam_pp(a, g);
-    case Method::xgradcam:
-      return methods::xgradcam(a, g);
-    case Method::layercam:
-      return methods::layercam(a, g);
-    default:
-      return methods::hirescam(a, g);
-  }
+         m == Method::layercam || m == Method::hirescam || m == Method::gradcam_elementwise ||
+         m == Method::eigengradcam;
 }
 
 void check_method(const Model& model, const ExplainOptions& options) {
@@ -64,7 +50,8 @@ void check_method(const Model& model, const ExplainOptions& options) {
   if (!m.layer.found) throw Error(ErrorCode::model, model.path() + ": " + m.layer.reason);
   std::string why;
   // Whether gradients reach the layer was settled by the probe at load.
-  if (is_gradient_method(method))
+  check_method_options(options);
+  if (is_gradient_method(method) || method == Method::smoothgradcam_pp)
     why = m.layer.gradient_error;
   else if (method == Method::ablationcam)
     why = m.checked(2, [&m] { return check_cut(m); });

@@ -50,8 +50,31 @@ Prediction predict(const Model& model, const float* logits, const float* scores,
 
 bool is_gradient_method(Method m);
 
-/// The map (h, w) of a gradient method from activations a and gradients g, both (C, h, w).
-at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g);
+/// The map (h, w) of a gradient method from activations a and gradients g, both (C, h, w);
+/// with `eigen_smooth` the first principal component of its weighted activations instead of
+/// their sum over channels (docs/methods.md).
+at::Tensor gradient_map(Method m, const at::Tensor& a, const at::Tensor& g,
+                        bool eigen_smooth = false);
+
+/// The options of ExplainOptions that modify a method (eigen-smoothing, test-time
+/// augmentation, Smooth Grad-CAM++'s noise) fit the method: Error(usage) otherwise.
+void check_method_options(const ExplainOptions& options);
+
+/// Test-time augmentation (ExplainOptions::aug_smooth): each input's maps averaged over the
+/// augmentations, flipped back. The classes are those the unaugmented input selects.
+std::vector<Explanation> explain_augmented(const Explainer& explainer,
+                                           const std::vector<const Prepared*>& inputs,
+                                           const ExplainOptions& options);
+
+/// Smooth Grad-CAM++ maps (k, h, w) for one input x (C_in, H, W) whose clean activations are
+/// a (C, h, w): gradients of ExplainOptions::samples noisy copies (detail in docs/methods.md).
+at::Tensor smoothgradcam_pp_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
+                                 const std::vector<int>& classes, const ExplainOptions& options);
+
+/// The noise Smooth Grad-CAM++ adds to an input of shape (C_in, H, W): (samples, C_in, H, W),
+/// float32, N(0, 1) from LibTorch's CPU generator seeded with `seed`, times
+/// sigma * (max x - min x).
+at::Tensor smoothing_noise(const at::Tensor& x, double sigma, int samples, uint64_t seed);
 
 /// Gradient-weighted attention relevance for a batch (N, C, H, W): explanations in input order.
 std::vector<Explanation> explain_attention(const Model& model, const at::Tensor& batch,

@@ -53,7 +53,10 @@ constexpr MethodName kMethods[] = {{Method::cam, "cam"},
                                    {Method::scorecam, "scorecam"},
                                    {Method::ablationcam, "ablationcam"},
                                    {Method::eigencam, "eigencam"},
-                                   {Method::attention_relevance, "attention-relevance"}};
+                                   {Method::attention_relevance, "attention-relevance"},
+                                   {Method::gradcam_elementwise, "gradcam-elementwise"},
+                                   {Method::eigengradcam, "eigengradcam"},
+                                   {Method::smoothgradcam_pp, "smoothgradcam++"}};
 
 }  // namespace
 
@@ -80,7 +83,8 @@ bool method_uses_relu(Method method) {
 }
 
 bool method_uses_gradients(Method method) {
-  return detail::is_gradient_method(method) || method == Method::attention_relevance;
+  return detail::is_gradient_method(method) || method == Method::attention_relevance ||
+         method == Method::smoothgradcam_pp;
 }
 
 Explainer::Explainer(const Model& model) : model_(model) {}
@@ -99,6 +103,7 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   const Model::Impl& m = model_.impl();
   const Method method = options.method;
   detail::check_method(model_, options);
+  if (options.aug_smooth) return detail::explain_augmented(*this, inputs, options);
   if (m.max_batch == 1 && inputs.size() > 1) {  // the graph fixes a batch of one
     std::vector<Explanation> out;
     for (const Prepared* p : inputs) out.push_back(explain_batch({p}, options).front());
@@ -167,7 +172,8 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
       torch::NoGradGuard no_grad;
       for (int64_t i = 0; i < n; ++i)
         if (j < sel.classes[i].size())
-          maps[i].push_back(detail::gradient_map(method, features[i].detach(), g[i]));
+          maps[i].push_back(
+              detail::gradient_map(method, features[i].detach(), g[i], options.eigen_smooth));
     }
     for (int64_t i = 0; i < n; ++i)
       if (!maps[i].empty()) add(i, sel.classes[i], at::stack(maps[i]));
@@ -189,6 +195,8 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
         std::vector<int64_t> each = e.sizes().vec();
         each.insert(each.begin(), static_cast<int64_t>(cls.size()));
         maps = e.unsqueeze(0).expand(each);
+      } else if (method == Method::smoothgradcam_pp) {
+        maps = detail::smoothgradcam_pp_maps(m, batch[i], features[i].to(at::kFloat), cls, options);
       } else if (method == Method::scorecam) {
         maps = detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls,
                                      options.batch_size);

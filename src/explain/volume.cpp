@@ -16,10 +16,13 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
   if (slices.empty()) throw Error(ErrorCode::input, "the volume has no slices");
   const Model::Impl& m = model_.impl();
   const Method method = options.method;
-  if (method == Method::scorecam || method == Method::ablationcam)
+  if (method == Method::scorecam || method == Method::ablationcam ||
+      method == Method::smoothgradcam_pp)
     throw Error(ErrorCode::usage, method_name(method) +
                                       " is not available for volumes; use cam, a gradient "
                                       "method or eigencam");
+  if (options.aug_smooth)
+    throw Error(ErrorCode::usage, "--aug-smooth is not available for volumes");
   detail::check_method(model_, options);
 
   std::vector<const Prepared*> inputs;
@@ -85,7 +88,8 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
       torch::NoGradGuard no_grad;
       std::vector<at::Tensor> per;
       for (int64_t i = 0; i < s; ++i)
-        per.push_back(detail::gradient_map(method, a[i], g[i].to(at::kFloat)));
+        per.push_back(
+            detail::gradient_map(method, a[i], g[i].to(at::kFloat), options.eigen_smooth));
       maps.push_back(at::stack(per));
     }
   } else {  // Eigen-CAM: class-independent, per slice

@@ -35,6 +35,34 @@ at::Tensor hirescam(const at::Tensor& a, const at::Tensor& g);
 /// principal component, signed to correlate positively with the mean activation.
 at::Tensor eigencam(const at::Tensor& a);
 
+/// The projection of the positions of `terms` (C, h, w) on their first principal component
+/// (each channel centred over positions), signed so that its Pearson correlation with the
+/// channel mean of `terms` is >= 0: (h, w). Eigen-CAM is first_component(A); eigen-smoothing
+/// takes it of a gradient method's weighted activations instead of their channel sum.
+at::Tensor first_component(const at::Tensor& terms);
+
+/// Grad-CAM element-wise (pytorch-grad-cam's GradCAMElementWise): sum_k ReLU(G_k * A_k).
+at::Tensor gradcam_elementwise(const at::Tensor& a, const at::Tensor& g);
+
+/// Eigen-Grad-CAM: first_component(G * A), the Eigen-CAM projection of gradients x activations.
+at::Tensor eigengradcam(const at::Tensor& a, const at::Tensor& g);
+
+/// Channel weights (C) of the weighted-sum gradient methods; their maps are
+/// weighted_sum(weights, a).
+at::Tensor gradcam_weights(const at::Tensor& g);
+at::Tensor xgradcam_weights(const at::Tensor& a, const at::Tensor& g);
+/// Grad-CAM++'s weights from the first three derivatives of the score: d1 = G, d2 = G^2,
+/// d3 = G^3 for one gradient, or their means over noisy copies (Smooth Grad-CAM++):
+/// alpha = d2 / (2 d2 + sum_ab A_ab d3), 0 where the denominator is 0; w_k = sum_ij alpha_kij
+/// ReLU(d1_kij).
+at::Tensor gradcam_pp_weights(const at::Tensor& a, const at::Tensor& d1, const at::Tensor& d2,
+                              const at::Tensor& d3);
+
+/// Smooth Grad-CAM++ (Omeiza et al. 2019): Grad-CAM++ with the derivatives averaged over n
+/// noisy copies of the input. `grads` (n, C, h, w): dy_c/dA of each noisy copy; `a` the clean
+/// input's activations (C, h, w). Sums in float64.
+at::Tensor smoothgradcam_pp_weights(const at::Tensor& a, const at::Tensor& grads);
+
 /// Whether each channel of `a` (C, h, w) is constant over positions: (C) bool.
 at::Tensor scorecam_constant(const at::Tensor& a);
 

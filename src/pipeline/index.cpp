@@ -7,6 +7,7 @@
 
 #include "camkit/error.hpp"
 #include "camkit/pipeline.hpp"
+#include "pipeline/stages.hpp"
 
 namespace camkit {
 
@@ -70,6 +71,8 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
   if (!model.output().chosen.empty()) j["output"] = model.output().chosen;
   if (e.explain_positives || e.positive_threshold != ExplainOptions().positive_threshold)
     j["positive"] = {e.explain_positives, e.positive_threshold};
+  if (const nlohmann::json mo = pipeline::method_options_json(e); !mo.is_null())
+    j["method_options"] = mo;
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(j.dump())));
   return hex;

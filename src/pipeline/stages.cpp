@@ -156,6 +156,8 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
   nlohmann::json rec = record_header(item, model, hash);
   describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                        ex.predictions, ex.positives, model);
+  if (const nlohmann::json mo = method_options_json(o.explain); !mo.is_null())
+    rec["method_options"] = mo;
   const Rgb8& base = item.picture;
   // Overlays may be drawn smaller than the input (max_overlay_side); regions and boxes are in
   // input pixels, so they are scaled to the picture, and the record says its size.

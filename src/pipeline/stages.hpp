@@ -64,6 +64,11 @@ void describe_explanation(nlohmann::json& rec, Method method, Task task, const s
                           const std::vector<Prediction>& predictions,
                           const std::vector<int>& positives, const Model& model);
 
+/// The settings that modify the method (eigen-smoothing, the augmentations of aug-smoothing,
+/// Smooth Grad-CAM++'s noise), as records list them under "method_options" and the options
+/// hash folds them in; null when none applies.
+nlohmann::json method_options_json(const ExplainOptions& e);
+
 /// Reads and prepares the input and chooses its classes. Throws Error(input) for a bad input.
 void decode_item(Item& item, const Model& model, const PipelineOptions& options);
 

@@ -161,6 +161,8 @@ class VolumeRun {
     }
     describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                          ex.predictions, ex.positives, model_);
+    if (const nlohmann::json mo = method_options_json(o_.explain); !mo.is_null())
+      rec["method_options"] = mo;
     if (!ex.slice_scores.empty()) vol["slice_scores"] = ex.slice_scores;
 
     const std::string case_dir = stem + "/";

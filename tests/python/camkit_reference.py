@@ -127,6 +127,87 @@ def hirescam(model, x, layer, class_index):
     return (g.double() * a.double()).sum(dim=0)
 
 
+def gradcam_elementwise(model, x, layer, class_index):
+    """Grad-CAM element-wise (pytorch-grad-cam's GradCAMElementWise): sum_k ReLU(g_k * A_k)."""
+    a, g, _ = activations_and_gradient(model, x, layer, class_index)
+    return F.relu(g.double() * a.double()).sum(dim=0)
+
+
+def eigengradcam(model, x, layer, class_index):
+    """Eigen-Grad-CAM: the Eigen-CAM projection (first principal component, sign rule) of
+    g * A instead of A."""
+    a, g, _ = activations_and_gradient(model, x, layer, class_index)
+    return first_component(g.double() * a.double())
+
+
+def weighted_activations(method, a, g):
+    """The terms [C, h, w] (float64) whose sum over channels is the method's raw map."""
+    a, g = a.double(), g.double()
+    if method == "gradcam":
+        return g.mean(dim=(1, 2))[:, None, None] * a
+    if method == "gradcam++":
+        return gradcam_pp_weights(a, g)[:, None, None] * a
+    if method == "xgradcam":
+        w = (a * g).sum(dim=(1, 2)) / (a.sum(dim=(1, 2)) + XGRAD_EPS)
+        return w[:, None, None] * a
+    if method == "layercam":
+        return F.relu(g) * a
+    if method == "hirescam":
+        return g * a
+    if method == "gradcam-elementwise":
+        return F.relu(g * a)
+    raise ValueError(method)
+
+
+def eigen_smooth(method, model, x, layer, class_index):
+    """--eigen-smooth (pytorch-grad-cam's eigen_smooth): the first principal component of the
+    method's weighted activations instead of their channel sum."""
+    a, g, _ = activations_and_gradient(model, x, layer, class_index)
+    return first_component(weighted_activations(method, a, g))
+
+
+def smooth_noise(x, sigma, samples, seed):
+    """The noise of smoothgradcam++: [samples, C, H, W] float32 standard normal draws of a
+    torch.Generator seeded with `seed`, times sigma * (max x - min x)."""
+    gen = torch.Generator().manual_seed(seed)
+    scale = sigma * float(x.max() - x.min())
+    return torch.randn((samples, *x.shape[1:]), generator=gen) * scale
+
+
+def smoothgradcam_pp(model, x, layer, class_index, sigma, samples, seed):
+    """Smooth Grad-CAM++ (Omeiza et al. 2019): Grad-CAM++ with the derivatives D1 = g,
+    D2 = g^2, D3 = g^3 (exponential score) each averaged over the noisy inputs x + n_s;
+    alpha = D2 / (2 D2 + sum_ab A_ab D3) (0 where the denominator is 0),
+    w_k = sum_ij alpha_kij ReLU(D1_kij), map sum_k w_k A_k with A of the clean input."""
+    a, _ = activations(model, x, layer)
+    noise = smooth_noise(x, sigma, samples, seed)
+    d1 = d2 = d3 = 0
+    for s in range(samples):
+        _, g, _ = activations_and_gradient(model, x + noise[s:s + 1], layer, class_index)
+        g = g.double()
+        d1, d2, d3 = d1 + g, d2 + g * g, d3 + g ** 3
+    d1, d2, d3 = d1 / samples, d2 / samples, d3 / samples
+    sum_a = a.double().sum(dim=(1, 2), keepdim=True)
+    denom = 2.0 * d2 + sum_a * d3
+    alpha = torch.where(denom != 0, d2 / torch.where(denom != 0, denom, torch.ones_like(denom)),
+                        torch.zeros_like(d2))
+    return weighted_sum((alpha * F.relu(d1)).sum(dim=(1, 2)), a)
+
+
+AUGMENTATIONS = [(flip, scale) for flip in (False, True) for scale in (1.0, 0.9, 1.1)]
+
+
+def aug_smooth(fn, model, x, layer, class_index):
+    """--aug-smooth: the mean over horizontal flip x input scale (0.9, 1.0, 1.1) of
+    fn(model, x', layer, class_index), each raw map mirrored back when x' was mirrored."""
+    total = 0
+    for flip, scale in AUGMENTATIONS:
+        xa = (x.flip(-1) if flip else x) * scale
+        raw = fn(model, xa, layer, class_index)
+        total = total + (raw.flip(-1) if flip else raw)
+    return total / len(AUGMENTATIONS)
+
+
 # ---------------------------------------------------------------- perturbation methods
 
 
@@ -221,6 +302,11 @@ def eigencam_from_activations(a):
     return torch.from_numpy(raw.copy()), s
 
 
+def first_component(t):
+    """Eigen-CAM's projection of any terms [C, h, w]: raw [h, w] float64."""
+    return eigencam_from_activations(t)[0]
+
+
 def eigencam(model, x, layer, class_index=None):
     """Eigen-CAM (Muhammad & Yeasin 2020). class_index is ignored (class-independent)."""
     a, _ = activations(model, x, layer)
@@ -228,9 +314,10 @@ def eigencam(model, x, layer, class_index=None):
 
 
 GRADIENT_METHODS = {"gradcam": gradcam, "gradcam++": gradcam_pp, "xgradcam": xgradcam,
-                    "layercam": layercam, "hirescam": hirescam}
+                    "layercam": layercam, "hirescam": hirescam,
+                    "gradcam-elementwise": gradcam_elementwise, "eigengradcam": eigengradcam}
 METHODS = ("cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
-           "ablationcam", "eigencam")
+           "ablationcam", "eigencam", "gradcam-elementwise", "eigengradcam")
 # Display: ReLU before upsampling and min-max for every method but CAM.
 DISPLAY_RELU = {m: m != "cam" for m in METHODS}
 

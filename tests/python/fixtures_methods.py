@@ -15,7 +15,8 @@ upsampling, min-max), plus the intermediates the C++ method functions take:
 "gradcam++" is spelled "gradcampp" in file names. Maps come from tests/python/
 camkit_reference.py (forward hooks on the eager model); manifest.json (written last) lists
 everything with the file names, and the checked identity gradcam == cam / (h*w) at the GAP
-input.
+input. Each layer's "variants" are maps of methods with options (eigen-smoothing,
+aug-smoothing, Smooth Grad-CAM++ with seeded noise): method, options and files per class.
 
 Re-running with unchanged sources is a no-op (the manifest records a hash of them).
 """
@@ -167,6 +168,40 @@ def rel_err(got, want):
     return diff / scale if scale > 0 else diff
 
 
+# ---------------------------------------------------------------- method options
+
+# Smooth Grad-CAM++'s noise in the fixtures: the C++ test passes the same settings, and both
+# sides draw the noise from a torch CPU generator seeded with SMOOTH["seed"].
+SMOOTH = {"noise_sigma": 0.2, "samples": 5, "seed": 7}
+EIGEN_SMOOTHED = ("gradcam", "gradcam++", "layercam", "gradcam-elementwise")
+
+
+def variants_for(weight):
+    """The maps of methods with options (eigen-smoothing, aug-smoothing, Smooth Grad-CAM++):
+    name (file tag), method, the ExplainOptions fields the C++ test sets, reference maker.
+    weight: the classifier after the pool at the GAP input, else None (no CAM there)."""
+    out = []
+    for m in EIGEN_SMOOTHED:
+        out.append(dict(name=f"{file_tag(m)}-eigensmooth", method=m,
+                        options={"eigen_smooth": True},
+                        make=lambda model, x, layer, cls, m=m: ref.eigen_smooth(m, model, x,
+                                                                                layer, cls)))
+    out.append(dict(name="gradcam-augsmooth", method="gradcam", options={"aug_smooth": True},
+                    make=lambda model, x, layer, cls: ref.aug_smooth(ref.gradcam, model, x,
+                                                                     layer, cls)))
+    if weight is not None:
+        def cam(model, x, layer, cls):
+            return ref.cam(model, x, layer, cls, weight)
+        out.append(dict(name="cam-augsmooth", method="cam", options={"aug_smooth": True},
+                        make=lambda model, x, layer, cls: ref.aug_smooth(cam, model, x, layer,
+                                                                         cls)))
+    out.append(dict(name="smoothgradcampp", method="smoothgradcam++", options=dict(SMOOTH),
+                    make=lambda model, x, layer, cls: ref.smoothgradcam_pp(
+                        model, x, layer, cls, SMOOTH["noise_sigma"], SMOOTH["samples"],
+                        SMOOTH["seed"])))
+    return out
+
+
 # ---------------------------------------------------------------- one model
 
 
@@ -235,6 +270,7 @@ def make_layer(model, x, spec, path, classes, weight, logits, out_dir):
     is_gap = path == spec["gap_layer"]
     methods = [m for m in ref.METHODS if m != "cam" or is_gap]
     maps = {}
+    variants = {}
     identity = {}
     for cls in classes:
         _, g, _ = ref.activations_and_gradient(model, x, layer, cls)
@@ -248,6 +284,8 @@ def make_layer(model, x, spec, path, classes, weight, logits, out_dir):
             "scorecam": ref.scorecam(model, x, layer, cls, scores=scores),
             "ablationcam": ref.ablationcam(model, x, layer, cls, ablated=ablated),
             "eigencam": ref.eigencam(model, x, layer),
+            "gradcam-elementwise": ref.gradcam_elementwise(model, x, layer, cls),
+            "eigengradcam": ref.eigengradcam(model, x, layer, cls),
         }
         if is_gap:
             raws["cam"] = ref.cam(model, x, layer, cls, weight)
@@ -268,11 +306,17 @@ def make_layer(model, x, spec, path, classes, weight, logits, out_dir):
             fname = f"{stem}.{file_tag(m)}.{cls}.npy"
             save_npy(os.path.join(out_dir, fname), raws[m].numpy())
             maps.setdefault(m, {})[str(cls)] = fname
+        for v in variants_for(weight if is_gap else None):
+            fname = f"{stem}.{v['name']}.{cls}.npy"
+            save_npy(os.path.join(out_dir, fname), v["make"](model, x, layer, cls).numpy())
+            variant = variants.setdefault(v["name"], {"method": v["method"],
+                                                      "options": v["options"], "maps": {}})
+            variant["maps"][str(cls)] = fname
 
     _, sv = ref.eigencam_from_activations(a)
     entry = {
         "path": path, "shape": [c, h, w], "gap_input": is_gap, "methods": methods,
-        "maps": maps, "files": files,
+        "maps": maps, "files": files, "variants": variants,
         "eigencam_sv_ratio": float(sv[0] / sv[1]) if len(sv) > 1 and sv[1] > 0 else None,
         "scorecam_constant_channels": int((a.amax(dim=(1, 2)) == a.amin(dim=(1, 2))).sum()),
         # XGrad-CAM divides by sum_ij A_kij, near 0 for signed activations: rounding in A is
@@ -306,6 +350,8 @@ def all_files(manifest):
             yield from layer["files"].values()
             for per_class in layer["maps"].values():
                 yield from per_class.values()
+            for variant in layer.get("variants", {}).values():
+                yield from variant["maps"].values()
 
 
 def up_to_date(out_dir, digest):

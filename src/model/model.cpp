@@ -117,16 +117,22 @@ std::string cam_identity(const Model::Impl& m, const at::Tensor& features,
   return why.str();
 }
 
-// Reads the file and its metadata; the graph is analysed by the caller.
-void read_file(Model::Impl& m) {
+// Reads the file (or, when `bytes` is set, the archive held in memory under the name m.path)
+// and its metadata; the graph is analysed by the caller.
+void read_file(Model::Impl& m, const std::string* bytes) {
   std::error_code ec;
-  if (!std::filesystem::exists(m.path, ec))
+  if (!bytes && !std::filesystem::exists(m.path, ec))
     throw Error(ErrorCode::model, m.path + ": no such model file");
-  if (std::filesystem::is_directory(m.path, ec))
+  if (!bytes && std::filesystem::is_directory(m.path, ec))
     throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
   torch::jit::ExtraFilesMap extra{{detail::kMetadataFile, ""}};
   try {
-    m.module = torch::jit::load(m.path, m.device, extra);
+    if (bytes) {
+      std::istringstream in(*bytes);
+      m.module = torch::jit::load(in, m.device, extra);
+    } else {
+      m.module = torch::jit::load(m.path, m.device, extra);
+    }
   } catch (const std::exception& e) {
     throw Error(ErrorCode::model,
                 m.path + ": not a loadable TorchScript model (" + detail::torch_error(e.what()) + ")");
@@ -143,13 +149,23 @@ void read_file(Model::Impl& m) {
 }  // namespace
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
+  return load_source(path, nullptr, options);
+}
+
+Model Model::load_from_memory(const std::string& bytes, const std::string& name,
+                              const ModelOptions& options) {
+  return load_source(name, &bytes, options);
+}
+
+Model Model::load_source(const std::string& path, const std::string* bytes,
+                         const ModelOptions& options) {
   auto impl = std::make_shared<Impl>();
   Impl& m = *impl;
   m.path = path;
   m.options = options;
   m.device = parse_device(options.device);
   if (options.threads > 0) at::set_num_threads(options.threads);
-  read_file(m);
+  read_file(m, bytes);
 
   m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();
   torch::jit::Graph& g = *m.graph;

@@ -2,11 +2,14 @@
 # Installs the Debian 12 packages camkit needs that are missing. Usage: tools/install_deps.sh [extra...]
 # libopenblas0-openmp: LibTorch's linear layers and matmuls call the system BLAS; without it Debian
 # links the reference BLAS, which makes transformer models ~8x slower (convolutions use oneDNN).
+# pybind11-dev, python3-dev: the Python module; python3-pytest: its tests; dpkg-dev: dpkg-shlibdeps
+# for the .deb; python3-opencv: the Python benchmark's cv2 overlay loop.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libtorch-dev libopencv-dev libcli11-dev
   nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-torchvision
   python3-numpy python3-pil libdcmtk-dev dcmtk libopenblas0-openmp slurm-wlm munge libpng-dev
-  libjpeg-dev zlib1g-dev libtiff-dev clang-14 libclang-rt-14-dev "$@")
+  libjpeg-dev zlib1g-dev libtiff-dev clang-14 libclang-rt-14-dev pybind11-dev python3-dev
+  python3-pytest dpkg-dev python3-opencv "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -119,7 +119,8 @@ std::vector<std::string> split_csv_line(const std::string& line, const std::stri
 /// fields, a coordinate that is not a finite number, or x1 <= x0 / y1 <= y0.
 std::vector<BoxRow> read_boxes_csv(const std::string& file);
 
-/// Reads a labels CSV (path,class per line; several lines give an image several labels);
+/// Reads a labels CSV (path,class per line; several lines give an image several labels; an
+/// empty class lists an image with no label, a multi-label image without findings);
 /// header: a first line whose first two fields are "path" and "class"/"label".
 std::vector<LabelRow> read_labels_csv(const std::string& file);
 
@@ -182,10 +183,29 @@ struct ImageRecord {
   std::vector<int> labels;         ///< ground-truth classes
   std::vector<int> predicted;      ///< most probable first; binary: {1} when score >= 0.5 else {0}
   std::vector<ClassTrial> trials;  ///< ground-truth classes that have boxes
+  /// Multi-label models: every class's probability, and the classes at or above the positive
+  /// threshold (the predicted findings). Empty otherwise.
+  std::vector<float> scores;
+  std::vector<int> positives;
 };
 
 /// A metric's value: nullopt when its denominator is 0.
 using Rate = std::optional<double>;
+
+/// Classification metrics of a multi-label model (CheXNet-style findings): per class the
+/// area under the ROC curve of its probability against its label (images with the label are
+/// positives; undefined without both), their mean; per image the F1 of the predicted findings
+/// against the labels (1 when both are empty) and whether they are exactly the labels.
+struct MultiLabelMetrics {
+  int images = 0;
+  std::vector<Rate> class_auroc;  ///< one per class
+  int auroc_classes = 0;          ///< classes with a defined AUROC
+  Rate mean_auroc, example_f1, exact_match;
+};
+
+/// AUROC of `scored` (score, is positive): the Mann-Whitney U statistic over (positive,
+/// negative) pairs, ties counting half; nullopt without both kinds.
+Rate auroc(std::vector<std::pair<float, bool>> scored);
 
 struct ThresholdMetrics {
   float threshold = 0;
@@ -206,12 +226,15 @@ struct EvalReport {
   int pointing_classes = 0;  ///< classes with at least one trial
   std::vector<ThresholdMetrics> rows;  ///< one per threshold, in the order given
   std::optional<size_t> best;  ///< row with the highest gt-known loc (ties: higher mIoU, first)
+  std::optional<MultiLabelMetrics> multilabel;  ///< when the records carry scores
   // Filled by the caller for the printed report.
   std::string model;
   std::string method;  ///< the method whose maps were evaluated, e.g. "cam"
   int inputs = 0, skipped = 0;
-  /// false: no boxes were given; the report holds counts and faithfulness only.
+  /// false: no boxes were given; the report holds counts, classification (when labels were
+  /// given) and faithfulness only.
   bool localisation = true;
+  bool classification = false;  ///< labels were given without boxes
   std::optional<FaithfulnessReport> faithfulness;  ///< when asked for (--faithfulness)
 };
 
@@ -226,9 +249,13 @@ class Evaluation {
   EvalReport report() const;
 
  private:
+  void add_multilabel(const ImageRecord& record);
   EvalOptions options_;
   EvalReport sums_;
   std::map<int, std::pair<int, int>> pointing_by_class_;  ///< hits, trials
+  std::vector<std::vector<std::pair<float, bool>>> scored_;  ///< multi-label, per class
+  double f1_sum_ = 0;
+  int exact_ = 0, multilabel_images_ = 0;
 };
 
 /// The human-readable table: one row per threshold (n, top1-cls, top1-loc, gt-known-loc,

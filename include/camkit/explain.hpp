@@ -60,9 +60,12 @@ struct ExplainOptions {
   Method method = Method::cam;
   int top_k = 1;             ///< explain the k most probable classes (regression: outputs 0..k-1)
   std::vector<int> classes;  ///< explain exactly these classes (overrides top_k)
-  /// Explain every class whose score is at least this (multi-label findings); overrides
-  /// top_k, not classes. Also the threshold of Prediction::positive (default 0.5).
-  std::optional<float> positive;
+  /// Binary and multi-label tasks: the score at which a class counts as positive
+  /// (Prediction::positive, Explanation::positives).
+  float positive_threshold = 0.5f;
+  /// Explain every positive class (multi-label findings) instead of the top-k; `classes`
+  /// still overrides.
+  bool explain_positives = false;
   /// Also return every class's raw map (the whole K x (h*w) product); off by default because
   /// only the explained classes' rows are multiplied otherwise.
   bool all_classes = false;
@@ -101,6 +104,8 @@ struct Explanation {
   /// Binary and multi-label tasks: every class whose score reaches the positive threshold,
   /// by decreasing score (the findings of a multi-label model).
   std::vector<int> positives;
+  /// Every class's score, in class order.
+  std::vector<float> scores;
 };
 
 /// How an exam's slices reach the model (docs/volumes.md).

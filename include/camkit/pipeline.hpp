@@ -92,7 +92,7 @@ struct PipelineOptions {
   // Execution.
   int threads = 2;           ///< total threads (workers + LibTorch intra-op threads)
   int workers = 0;           ///< decode and render workers each; 0 = auto (docs/batch.md)
-  int intra_op_threads = 0;  ///< 0 = max(1, threads - 2 * workers)
+  int intra_op_threads = 0;  ///< LibTorch's intra-op threads; 0 = threads (all)
   int batch_size = 8;        ///< inputs per forward pass
   bool overwrite = false;    ///< redo inputs whose records are complete
   /// This run's part of the whole list (--shard i/N): names the index (index_file_name) and

@@ -38,6 +38,7 @@ struct EvalArgs {
   std::string device = "cpu";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool no_optimize = false;
+  float positive_threshold = 0.5f;
   ReadOptions read;  ///< input limits (cli/limit_flags.hpp)
 };
 
@@ -96,8 +97,13 @@ std::vector<int> faithfulness_classes(const Explainer& explainer, Explanation& e
 
 int run_eval(const EvalArgs& a) {
   const bool localise = !a.boxes.empty();
-  if (!localise && !a.faithfulness)
-    throw Error(ErrorCode::usage, "eval: --boxes is required (unless --faithfulness)");
+  // Labels alone give the classification metrics (multi-label: AUROC per finding, F1).
+  const bool classify = !localise && !a.labels.empty();
+  if (!localise && !classify && !a.faithfulness)
+    throw Error(ErrorCode::usage,
+                "eval: --boxes is required (unless --labels or --faithfulness)");
+  if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
+    throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
   if (a.faithfulness_class != "predicted" && a.faithfulness_class != "true")
     throw Error(ErrorCode::usage,
                 "--faithfulness-class " + a.faithfulness_class + ": use predicted or true");
@@ -127,7 +133,8 @@ int run_eval(const EvalArgs& a) {
   ExplainOptions eo;
   eo.method = choose_method(a.method, model);
   eo.batch_size = a.batch_size;
-  eo.top_k = localise ? a.top_k : 1;
+  eo.top_k = localise || classify ? a.top_k : 1;
+  eo.positive_threshold = a.positive_threshold;
   FaithfulnessOptions fo;
   fo.steps = a.faithfulness_steps;
   fo.batch_size = a.batch_size;
@@ -138,7 +145,7 @@ int run_eval(const EvalArgs& a) {
         "--mean/--std)");
   // Ground truth is needed for localisation and for the true class; not otherwise.
   std::optional<GroundTruthTable> truth;
-  if (localise || truth_class)
+  if (localise || classify || truth_class)
     truth.emplace(ClassSpace::for_model(model.num_classes(), model.metadata().labels), a.boxes,
                   a.labels);
   const bool binary = model.num_classes() == 1;
@@ -180,7 +187,7 @@ int run_eval(const EvalArgs& a) {
         trials = faithfulness_trials(explainer, ex, prepared, fo, classes);
         total_seconds += seconds_since(start);
       }
-      if (localise) {
+      if (localise || classify) {
         const ImageRecord rec = eval_record(ex, prepared, gt, a.thresholds);
         unboxed_positives += binary && rec.trials.empty() &&
                              std::find(gt.labels.begin(), gt.labels.end(), 1) != gt.labels.end();
@@ -209,6 +216,7 @@ int run_eval(const EvalArgs& a) {
   report.inputs = static_cast<int>(seen.size());
   report.skipped = skipped;
   report.localisation = localise;
+  report.classification = classify;
   if (!localise) report.images = evaluated;
   if (a.faithfulness) {
     FaithfulnessReport f = summary.report(fo);
@@ -239,7 +247,13 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--boxes", a->boxes,
                   "CSV of ground-truth boxes: path,x0,y0,x1,y1[,class] (image pixel edges); "
                   "required unless --faithfulness");
-  cmd->add_option("--labels", a->labels, "CSV of labels: path,class (index or model label)");
+  cmd->add_option("--labels", a->labels,
+                  "CSV of labels: path,class (index or model label; several lines give an image "
+                  "several labels); alone, classification metrics (multi-label: AUROC per class, "
+                  "F1)");
+  cmd->add_option("--positive-threshold", a->positive_threshold,
+                  "Multi-label and binary models: the score from which a class is predicted")
+      ->capture_default_str();
   cmd->add_option("--box-threshold", a->thresholds,
                   "Box thresholds, fractions of the map's maximum (t[,t...])")
       ->delimiter(',')

@@ -182,6 +182,7 @@ int run_explain(const ExplainArgs& a) {
 
   ModelOptions mo;
   mo.device = a.device;
+  mo.threads = a.threads;  // the probe at load runs on every thread; the pipeline splits them later
   mo.layer = a.layer;
   mo.output = a.output;
   if (!a.scores.empty()) {
@@ -249,7 +250,8 @@ int run_explain(const ExplainArgs& a) {
   eo.classes = classes;
   if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
     throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
-  if (a.positive) eo.positive = a.positive_threshold;
+  eo.positive_threshold = a.positive_threshold;
+  eo.explain_positives = a.positive;
   // Gradient methods run the graph as loaded (the frozen one has no gradients); the
   // optimised graph's maps differ in the last bits, so the setting is part of the hash.
   po.fingerprint_extra = mo.optimize ? "optimize" : "";

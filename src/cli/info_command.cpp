@@ -1,7 +1,9 @@
 // camkit info MODEL: what head detection found, the input the model expects, its modules
 // (--json: the library's model_info_json, which the Python module returns too).
+#include <algorithm>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "camkit/error.hpp"
 #include "camkit/info.hpp"
@@ -20,9 +22,11 @@ struct InfoArgs {
   bool json = false;
 };
 
+// The probe's batch of one stands for any batch: [N, 1000].
 std::string shape_text(const std::vector<long>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + (i == 0 ? std::string("N") : std::to_string(shape[i]));
   return s + "]";
 }
 
@@ -71,16 +75,18 @@ void print_text(const Model& model, const std::string& gradients) {
   std::cout << "output:      ";
   for (const auto& c : out.candidates)
     if (c.name == out.chosen)
-      std::cout << (c.name.empty() ? "" : c.name + " ") << (c.field.empty() ? "" : "(" + c.field + ") ")
-                << shape_text(c.shape);
+      std::cout << (c.name.empty() ? "" : c.name + " ")
+                << (c.field.empty() ? "" : "(" + c.field + ") ") << shape_text(c.shape);
   std::cout << " (" << out.chosen_by;
   if (out.candidates.size() > 1) {
     std::cout << "; returned:";
-    for (const auto& c : out.candidates) std::cout << " " << (c.name.empty() ? "-" : c.name) << " " << shape_text(c.shape);
+    for (const auto& c : out.candidates)
+      std::cout << " " << (c.name.empty() ? "-" : c.name) << " " << shape_text(c.shape);
   }
   std::cout << ")";
   if (!out.activation.empty())
-    std::cout << ", after the model's final " << out.activation << " is undone: maps explain the logits";
+    std::cout << ", after the model's final " << out.activation
+              << " is undone: maps explain the logits";
   std::cout << "\n";
   std::cout << "task:        " << task_text(model) << "\n";
   if (h.found) {
@@ -102,13 +108,15 @@ void print_text(const Model& model, const std::string& gradients) {
   if (l.found) {
     std::cout << "layer:       " << l.layer;
     for (const auto& op : l.ops) std::cout << " -> " << op;
-    std::cout << ", " << l.channels << "x" << l.height << "x" << l.width << ", " << l.layout
-              << " " << l.layout_shape;
+    std::cout << ", " << l.channels << "x" << l.height << "x" << l.width << ", " << l.layout << " "
+              << l.layout_shape;
     if (l.prefix_tokens)
       std::cout << " (" << l.prefix_tokens << " prefix token" << (l.prefix_tokens > 1 ? "s" : "")
                 << " left out of the map)";
     std::cout << " (" << l.chosen_by << ")\n";
-    std::cout << "gradients:   " << (gradients.empty() ? "reach the layer: gradient methods can run" : gradients) << "\n";
+    std::cout << "gradients:   "
+              << (gradients.empty() ? "reach the layer: gradient methods can run" : gradients)
+              << "\n";
   } else {
     std::cout << "layer:       none (" << l.reason << ")\n";
   }
@@ -138,6 +146,7 @@ Runner add_info(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   return [args] {
     ModelOptions opt;
+    opt.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     opt.layer = args->layer;
     opt.output = args->output;
     opt.device = args->device;

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <set>
 
 #include "camkit/error.hpp"
+#include "io/file_bytes.hpp"
 #include "camkit/image.hpp"
 #include "camkit/output_folder.hpp"
 
@@ -218,9 +220,18 @@ class Walker {
   std::vector<InputFile> found_;
 };
 
+// A list file larger than this is not a list of inputs (a million paths fit in 256 MiB).
+constexpr std::uint64_t kMaxListBytes = 256ULL << 20;
+
 void add_list(const std::string& list, Walker& walker, std::vector<InputFile>& out) {
-  std::ifstream in(list);
-  if (!in) throw Error(ErrorCode::usage, "@" + list + ": cannot read the list file");
+  // Read like any input: a FIFO or /dev/zero given as a list fails at once instead of hanging.
+  std::vector<unsigned char> bytes;
+  try {
+    bytes = io::read_file_bytes(list, kMaxListBytes);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::usage, "@" + std::string(e.what()));
+  }
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
   const fs::path base = fs::path(list).parent_path();
   std::string line;
   while (std::getline(in, line)) {

@@ -159,8 +159,8 @@ std::vector<LabelRow> read_labels_csv(const std::string& file) {
       throw Error(ErrorCode::usage, line.where + ": expected path,class, got " +
                                         std::to_string(f.size()) + " fields");
     if (i == 0 && f[0] == "path" && (f[1] == "class" || f[1] == "label")) continue;
-    if (f[0].empty() || f[1].empty())
-      throw Error(ErrorCode::usage, line.where + ": empty path or class");
+    // An empty class lists an image without any label (a multi-label image with no finding).
+    if (f[0].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
     rows.push_back({normalize_path(f[0], base), f[1], line.where});
   }
   return rows;

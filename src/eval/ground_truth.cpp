@@ -115,8 +115,10 @@ GroundTruthTable::GroundTruthTable(ClassSpace classes, const std::string& boxes_
     if (c >= 0) add_unique(t.labels, c);
   }
   if (labels_csv.empty()) return;
-  for (const LabelRow& row : read_labels_csv(labels_csv))
-    add_unique(labels_[row.path], resolve(classes_, row.cls, row.where));
+  for (const LabelRow& row : read_labels_csv(labels_csv)) {
+    std::vector<int>& labels = labels_[row.path];
+    if (!row.cls.empty()) add_unique(labels, resolve(classes_, row.cls, row.where));
+  }
 }
 
 void GroundTruthTable::add_image_folder(const std::string& dir) {
@@ -130,6 +132,7 @@ GroundTruth GroundTruthTable::lookup(const std::string& path, bool need_boxes) c
   const auto boxed = boxes_.find(key);
   if (boxed != boxes_.end()) truth = boxed->second;  // labels: the boxes' tags
   const auto listed = labels_.find(key);
+  const bool listed_without_class = listed != labels_.end() && listed->second.empty();
   if (listed != labels_.end()) {
     truth.labels = listed->second;
   } else {
@@ -142,7 +145,8 @@ GroundTruth GroundTruthTable::lookup(const std::string& path, bool need_boxes) c
       break;
     }
   }
-  if (truth.labels.empty()) throw Error(ErrorCode::input, path + ": no label");
+  if (truth.labels.empty() && !listed_without_class)
+    throw Error(ErrorCode::input, path + ": no label");
   // Binary negatives need no boxes; positives may lack them.
   if (classes_.binary || !need_boxes) return truth;
   if (truth.boxes.empty()) throw Error(ErrorCode::input, path + ": no boxes");

@@ -89,6 +89,7 @@ void Evaluation::add(const ImageRecord& r) {
   ++sums_.images;
   sums_.top1_cls_correct += top1_right;
   sums_.topk_cls_correct += topk_right;
+  if (!r.scores.empty()) add_multilabel(r);
   if (r.trials.empty()) return;
   ++sums_.loc_images;
 
@@ -125,8 +126,55 @@ void Evaluation::add(const ImageRecord& r) {
   }
 }
 
+Rate auroc(std::vector<std::pair<float, bool>> scored) {
+  // Mann-Whitney: the ranks of the positives among all scores (tied scores share their mean
+  // rank), U = sum of positive ranks - P(P+1)/2, AUROC = U / (P N).
+  std::sort(scored.begin(), scored.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  double rank_sum = 0;
+  size_t positives = 0;
+  for (size_t i = 0; i < scored.size();) {
+    size_t j = i;
+    while (j < scored.size() && scored[j].first == scored[i].first) ++j;
+    const double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (size_t t = i; t < j; ++t)
+      if (scored[t].second) rank_sum += mean_rank, ++positives;
+    i = j;
+  }
+  const size_t negatives = scored.size() - positives;
+  if (positives == 0 || negatives == 0) return std::nullopt;
+  const double p = static_cast<double>(positives);
+  return (rank_sum - p * (p + 1) / 2) / (p * static_cast<double>(negatives));
+}
+
+void Evaluation::add_multilabel(const ImageRecord& r) {
+  if (scored_.size() < r.scores.size()) scored_.resize(r.scores.size());
+  for (size_t c = 0; c < r.scores.size(); ++c)
+    scored_[c].emplace_back(r.scores[c], contains(r.labels, static_cast<int>(c)));
+  int both = 0;
+  for (int c : r.positives) both += contains(r.labels, c);
+  const size_t total = r.positives.size() + r.labels.size();
+  f1_sum_ += total == 0 ? 1.0 : 2.0 * both / static_cast<double>(total);
+  exact_ += both == static_cast<int>(r.positives.size()) &&
+            both == static_cast<int>(r.labels.size());
+  ++multilabel_images_;
+}
+
 EvalReport Evaluation::report() const {
   EvalReport r = sums_;
+  if (multilabel_images_ > 0) {
+    MultiLabelMetrics m;
+    m.images = multilabel_images_;
+    double sum = 0;
+    for (const auto& s : scored_) {
+      m.class_auroc.push_back(auroc(s));
+      if (m.class_auroc.back()) sum += *m.class_auroc.back(), ++m.auroc_classes;
+    }
+    m.mean_auroc = rate(sum, m.auroc_classes);
+    m.example_f1 = rate(f1_sum_, multilabel_images_);
+    m.exact_match = rate(exact_, multilabel_images_);
+    r.multilabel = m;
+  }
   r.top1_cls = rate(r.top1_cls_correct, r.images);
   r.topk_cls = rate(r.topk_cls_correct, r.images);
   r.pointing_overall = rate(r.pointing_hits, r.trials);

@@ -79,12 +79,34 @@ nlohmann::ordered_json faithfulness_json(const FaithfulnessReport& f) {
           {"seconds_per_image", per_image(f.total_seconds, f.images)}};
 }
 
+std::string multilabel_line(const MultiLabelMetrics& m) {
+  return "multi-label: mean AUROC " + (m.mean_auroc ? fixed(*m.mean_auroc, 4) : std::string("-")) +
+         " over " + std::to_string(m.auroc_classes) + " of " +
+         std::to_string(m.class_auroc.size()) + " classes; per image F1 " +
+         percent(m.example_f1) + ", exact match " + percent(m.exact_match) + " (" +
+         std::to_string(m.images) + " images)\n";
+}
+
+nlohmann::ordered_json multilabel_json(const MultiLabelMetrics& m) {
+  nlohmann::ordered_json per = nlohmann::ordered_json::array();
+  for (const Rate& a : m.class_auroc) per.push_back(value(a));
+  return {{"images", m.images},       {"mean_auroc", value(m.mean_auroc)},
+          {"auroc_classes", m.auroc_classes}, {"class_auroc", per},
+          {"example_f1", value(m.example_f1)}, {"exact_match", value(m.exact_match)}};
+}
+
 }  // namespace
 
 std::string format_table(const EvalReport& r) {
   if (!r.localisation) {
     std::string out = "images: " + std::to_string(r.images) + " evaluated, " +
                       std::to_string(r.skipped) + " skipped (no boxes: no localisation)\n";
+    if (r.classification) {
+      out += "classification: top-1 " + percent(r.top1_cls);
+      if (r.options.top_k > 1) out += ", top-" + std::to_string(r.options.top_k) + " " + percent(r.topk_cls);
+      out += "\n";
+    }
+    if (r.multilabel) out += multilabel_line(*r.multilabel);
     return r.faithfulness ? out + faithfulness_table(*r.faithfulness) : out;
   }
   const bool topk = r.options.top_k > 1;
@@ -110,6 +132,7 @@ std::string format_table(const EvalReport& r) {
       << percent(r.pointing_overall) << ")\n";
   out << "best threshold (gt-known-loc): "
       << (r.best ? fixed(r.rows[*r.best].threshold, 2) : std::string("-")) << "\n";
+  if (r.multilabel) out << multilabel_line(*r.multilabel);
   if (r.faithfulness) out << faithfulness_table(*r.faithfulness);
   return out.str();
 }
@@ -118,8 +141,13 @@ std::string format_json(const EvalReport& r) {
   nlohmann::ordered_json j;
   j["model"] = r.model;
   j["method"] = r.method;
+  if (r.multilabel) j["multilabel"] = multilabel_json(*r.multilabel);
   if (!r.localisation) {
     j["counts"] = {{"inputs", r.inputs}, {"evaluated", r.images}, {"skipped", r.skipped}};
+    if (r.classification) {
+      j["top1_cls"] = value(r.top1_cls);
+      j["topk_cls"] = value(r.topk_cls);
+    }
     if (r.faithfulness) j["faithfulness"] = faithfulness_json(*r.faithfulness);
     return j.dump(2) + "\n";
   }

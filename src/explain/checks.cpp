@@ -12,28 +12,6 @@
 namespace camkit::detail {
 namespace {
 
-// One backward from the probe's top logit to the layer: gradients must reach its map.
-std::string check_gradients(const Model::Impl& m) {
-  if (!m.layer.gradient_error.empty()) return m.layer.gradient_error;
-  try {
-    const auto [logits, features] = m.run_with_grad(m.probe);
-    const at::Tensor g =
-        torch::autograd::grad({logits}, {features}, {logit_weights(logits)}, false, false, true)[0];
-    if (!g.defined() || !channels_first(g, m.layout).ne(0).any().item<bool>())
-      return "the logits do not depend on the map positions of layer " + m.layer.layer +
-             " (its gradients are all zero for a probe input" +
-             (m.layout.kind == Layout::tokens
-                  ? ": the classifier reads these tokens only through the prefix tokens"
-                  : "") +
-             "); choose an earlier layer with --layer (camkit info shows the default)";
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    return gradient_failure(e.what());
-  }
-  return "";
-}
-
 // The graph cut at the layer runs, and its upper part reproduces the logits.
 std::string check_cut(const Model::Impl& m) {
   try {
@@ -85,8 +63,9 @@ void check_method(const Model& model, const ExplainOptions& options) {
                                       "--method gradcam");
   if (!m.layer.found) throw Error(ErrorCode::model, model.path() + ": " + m.layer.reason);
   std::string why;
+  // Whether gradients reach the layer was settled by the probe at load.
   if (is_gradient_method(method))
-    why = m.checked(1, [&m] { return check_gradients(m); });
+    why = m.layer.gradient_error;
   else if (method == Method::ablationcam)
     why = m.checked(2, [&m] { return check_cut(m); });
   else if (method == Method::attention_relevance)

@@ -10,10 +10,14 @@ ImageRecord eval_record(const Explanation& ex, const Prepared& input, const Grou
   ImageRecord rec;
   rec.labels = truth.labels;
   if (ex.binary) {
-    const bool positive = !ex.predictions.empty() && ex.predictions.front().score >= 0.5f;
+    const bool positive = !ex.predictions.empty() && ex.predictions.front().positive;
     rec.predicted = {positive ? 1 : 0};
   } else {
     for (const Prediction& p : ex.predictions) rec.predicted.push_back(p.class_index);
+  }
+  if (ex.task == Task::multilabel) {
+    rec.scores = ex.scores;
+    rec.positives = ex.positives;
   }
   for (int c : truth.labels) {
     ClassTrial trial;

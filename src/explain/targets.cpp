@@ -43,7 +43,7 @@ Prediction predict(const Model& model, const float* logits, const float* scores,
   p.label = model.task() == Task::binary ? positive_label(model) : model.label(c);
   p.logit = logits[c];
   p.score = scores[c];
-  p.positive = has_positive(model.task()) && p.score >= options.positive.value_or(0.5f);
+  p.positive = has_positive(model.task()) && p.score >= options.positive_threshold;
   return p;
 }
 
@@ -76,17 +76,16 @@ Selection select_classes(const at::Tensor& logits, const ExplainOptions& options
     const int top = std::clamp(options.top_k, 1, k);
     for (int j = 0; j < top; ++j)
       ex.predictions.push_back(predict(model, lg, sc, order[j], options));
-    if (has_positive(task)) {
-      const float threshold = options.positive.value_or(0.5f);
+    ex.scores.assign(sc, sc + k);
+    if (has_positive(task))
       for (int c : order)
-        if (sc[c] >= threshold) ex.positives.push_back(c);
-    }
+        if (sc[c] >= options.positive_threshold) ex.positives.push_back(c);
     std::vector<int>& cls = sel.classes[i];
     if (!options.classes.empty()) {
       cls = options.classes;
-    } else if (options.positive) {
+    } else if (options.explain_positives) {
       for (int c : order)
-        if (sc[c] >= *options.positive) cls.push_back(c);
+        if (sc[c] >= options.positive_threshold) cls.push_back(c);
     } else {
       cls.assign(order.begin(), order.begin() + top);
     }

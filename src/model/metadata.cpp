@@ -163,15 +163,29 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
   return meta;
 }
 
+namespace {
+
+[[noreturn]] void does_not_fit(const std::string& path, const std::string& why) {
+  throw Error(ErrorCode::model,
+              path + ": camkit metadata (camkit.json) does not fit the model: " + why);
+}
+
+}  // namespace
+
+void check_metadata_input(const ModelMetadata& meta, int input_channels,
+                          const std::string& path) {
+  if (meta.present && input_channels > 0 && meta.input.channels > 0 &&
+      meta.input.channels != input_channels)
+    does_not_fit(path, "input.channels is " + std::to_string(meta.input.channels) +
+                           " but the model's first convolution takes " +
+                           std::to_string(input_channels));
+}
+
 void check_metadata(const ModelMetadata& meta, int input_channels, int num_classes, Task task,
                     const std::string& path) {
   if (!meta.present) return;
-  auto bad = [&](const std::string& why) {
-    throw Error(ErrorCode::model, path + ": camkit metadata (camkit.json) does not fit the model: " + why);
-  };
-  if (input_channels > 0 && meta.input.channels > 0 && meta.input.channels != input_channels)
-    bad("input.channels is " + std::to_string(meta.input.channels) +
-        " but the model's first convolution takes " + std::to_string(input_channels));
+  auto bad = [&](const std::string& why) { does_not_fit(path, why); };
+  check_metadata_input(meta, input_channels, path);
   if (meta.num_classes > 0 && meta.num_classes != num_classes)
     bad("num_classes is " + std::to_string(meta.num_classes) + " but the model returns " +
         std::to_string(num_classes) + " logits");

@@ -18,6 +18,9 @@ inline constexpr int kMetadataVersion = 1;
 /// Error(ErrorCode::model) naming `path` and the field when it is invalid.
 ModelMetadata parse_metadata(const std::string& text, const std::string& path);
 
+/// The declared input channels against the first convolution's (0 = unknown); before any run.
+void check_metadata_input(const ModelMetadata& meta, int input_channels, const std::string& path);
+
 /// Checks the metadata against the model itself: input channels against the first
 /// convolution (0 = unknown), num_classes and label count against the logits, the task
 /// against the logit count. Throws Error(ErrorCode::model) naming `path` and the field.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "camkit/error.hpp"
+#include "io/file_bytes.hpp"
 #include "model/graph.hpp"
 #include "model/head.hpp"
 #include "model/metadata.hpp"
@@ -18,6 +19,7 @@
 #include "model/outputs.hpp"
 #include "model/probe.hpp"
 #include "model/tap.hpp"
+#include "model/threads.hpp"
 
 namespace camkit {
 namespace {
@@ -51,8 +53,8 @@ HeadInfo no_head(const std::string& reason) {
 
 // The first convolution: the model's input channels and spatial rank (2 for Conv2d).
 std::pair<int, int> first_convolution(torch::jit::Graph& graph, const torch::jit::Module& module) {
-  static const std::set<std::string> convs = {"aten::_convolution", "aten::conv1d",
-                                              "aten::conv2d", "aten::conv3d"};
+  static const std::set<std::string> convs = {"aten::_convolution", "aten::conv1d", "aten::conv2d",
+                                              "aten::conv3d"};
   for (torch::jit::Node* n : graph.nodes()) {
     if (!convs.count(n->kind().toQualString())) continue;
     auto w = detail::attribute_of(n->input(1), module);
@@ -79,8 +81,8 @@ Axes input_axes(const Model::Impl& m) {
 
 // The logits before a final softmax/sigmoid the model applies; `activation` names it.
 Value* before_activation(Value* v, std::string* activation) {
-  static const std::set<std::string> ops = {"aten::softmax", "aten::log_softmax",
-                                            "aten::sigmoid", "aten::sigmoid_"};
+  static const std::set<std::string> ops = {"aten::softmax", "aten::log_softmax", "aten::sigmoid",
+                                            "aten::sigmoid_"};
   torch::jit::Node* n = v->node();
   if (!ops.count(n->kind().toQualString())) return v;
   *activation = detail::op_name(n);
@@ -117,14 +119,25 @@ std::string cam_identity(const Model::Impl& m, const at::Tensor& features,
   return why.str();
 }
 
+// Larger files are not models camkit can hold in memory (ViT-H/14 is 2.5 GB).
+constexpr std::uint64_t kMaxModelBytes = 16ULL << 30;
+
 // Reads the file (or, when `bytes` is set, the archive held in memory under the name m.path)
 // and its metadata; the graph is analysed by the caller.
 void read_file(Model::Impl& m, const std::string* bytes) {
-  std::error_code ec;
-  if (!bytes && !std::filesystem::exists(m.path, ec))
-    throw Error(ErrorCode::model, m.path + ": no such model file");
-  if (!bytes && std::filesystem::is_directory(m.path, ec))
-    throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
+  if (!bytes) {
+    std::error_code ec;
+    if (!std::filesystem::exists(m.path, ec))
+      throw Error(ErrorCode::model, m.path + ": no such model file");
+    if (std::filesystem::is_directory(m.path, ec))
+      throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
+    // A FIFO or a device would block or never end: only regular files of a plausible size.
+    try {
+      io::RegularFile file(m.path, kMaxModelBytes);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::model, e.what());
+    }
+  }
   torch::jit::ExtraFilesMap extra{{detail::kMetadataFile, ""}};
   try {
     if (bytes) {
@@ -134,8 +147,8 @@ void read_file(Model::Impl& m, const std::string* bytes) {
       m.module = torch::jit::load(m.path, m.device, extra);
     }
   } catch (const std::exception& e) {
-    throw Error(ErrorCode::model,
-                m.path + ": not a loadable TorchScript model (" + detail::torch_error(e.what()) + ")");
+    throw Error(ErrorCode::model, m.path + ": not a loadable TorchScript model (" +
+                                      detail::torch_error(e.what()) + ")");
   }
   m.module.eval();
   if (!extra[detail::kMetadataFile].empty())
@@ -164,7 +177,7 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
   m.path = path;
   m.options = options;
   m.device = parse_device(options.device);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  detail::set_torch_threads(options.threads, 0, "lower the thread count (--threads)");
   read_file(m, bytes);
 
   m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();
@@ -173,19 +186,23 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
   check_inputs(g, path);
   const auto [conv_channels, spatial] = first_convolution(g, m.module);
   if (spatial != 0 && spatial != 2)
-    throw Error(ErrorCode::model,
-                path + ": the model's first convolution is " + std::to_string(spatial) +
-                    "-D; camkit explains 2-D image classifiers (N, C, H, W)");
+    throw Error(ErrorCode::model, path + ": the model's first convolution is " +
+                                      std::to_string(spatial) +
+                                      "-D; camkit explains 2-D image classifiers (N, C, H, W)");
+  detail::check_metadata_input(m.metadata, conv_channels, path);
   m.input = m.metadata.input;
   if (m.input.channels == 0) m.input.channels = conv_channels;
+  // Gradients flow only from the logits down to the tap (or, in the probe, from the input):
+  // parameters never need them.
+  for (at::Tensor p : m.module.parameters()) p.requires_grad_(false);
 
   // The outputs, each with the CAM head that would compute it; one probe run measures every
-  // value they depend on and keeps what the checks below compare.
+  // value they depend on.
   const std::vector<detail::OutputCandidate> outputs = detail::output_candidates(g, path);
   std::vector<Value*> pre(outputs.size());
   std::vector<std::string> activation(outputs.size());
   std::vector<GraphHead> heads(outputs.size());
-  std::vector<Value*> keep, measure;
+  std::vector<Value*> measure;
   std::set<const Value*> measured;
   for (size_t i = 0; i < outputs.size(); ++i) {
     pre[i] = before_activation(outputs[i].value, &activation[i]);
@@ -193,18 +210,14 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
     for (Value* v : detail::ancestor_tensors(g, outputs[i].value))
       if (measured.insert(v).second) measure.push_back(v);
   }
-  for (size_t i = 0; i < outputs.size(); ++i) keep.push_back(pre[i]);
-  for (size_t i = 0; i < outputs.size(); ++i)
-    if (heads[i].found) keep.push_back(heads[i].features);
-  const detail::Probe probe = detail::run_probe(m, g, keep, measure);
-  m.max_batch = probe.batch == 1 ? 1 : 0;
+  const detail::Probe probe = detail::run_probe(m, g, measure);
 
   const int declared = m.metadata.num_classes > 0 ? m.metadata.num_classes
                                                   : static_cast<int>(m.metadata.labels.size());
   std::string chosen_by;
   const detail::OutputCandidate& chosen = detail::choose_output(
-      outputs, probe.shapes, options.output.empty() ? m.metadata.output : options.output,
-      declared, path, &chosen_by);
+      outputs, probe.shapes, options.output.empty() ? m.metadata.output : options.output, declared,
+      path, &chosen_by);
   const size_t out_index = static_cast<size_t>(&chosen - outputs.data());
   m.logits = pre[out_index];
   m.output.chosen = chosen.name;
@@ -216,15 +229,11 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
     if (it != probe.shapes.end()) shape.assign(it->second.begin(), it->second.end());
     m.output.candidates.push_back({c.name, c.field, shape});
   }
-  const at::Tensor& probe_logits = probe.kept[out_index];
-  const bool rows_per_input = m.metadata.volume.empty()
-                                  ? probe_logits.dim() >= 1 && probe_logits.size(0) == probe.batch
-                                  : probe_logits.dim() >= 1;
-  if (probe_logits.dim() > 2 || !rows_per_input)
+  const at::Tensor& probe_logits = probe.at(m.logits);
+  if (probe_logits.dim() > 2 || probe_logits.dim() < 1)
     throw Error(ErrorCode::model, path + ": the output " +
-                                      (chosen.name.empty() ? "" : chosen.name + " ") + "has shape " +
-                                      c10::str(probe_logits.sizes()) + " for a batch of " +
-                                      std::to_string(probe.batch) +
+                                      (chosen.name.empty() ? "" : chosen.name + " ") +
+                                      "has shape " + c10::str(probe_logits.sizes()) +
                                       ", not one row of logits per input (N, K)" +
                                       (outputs.size() > 1 ? "; choose another with --output" : ""));
   m.num_classes = probe_logits.dim() == 2 ? static_cast<int>(probe_logits.size(1)) : 1;
@@ -233,7 +242,7 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
   else if (!m.metadata.task.empty())
     m.task = *parse_task(m.metadata.task);
   else
-    m.task = m.num_classes == 1 ? Task::binary
+    m.task = m.num_classes == 1                 ? Task::binary
              : m.output.activation == "sigmoid" ? Task::multilabel
                                                 : Task::multiclass;
   if (m.task == Task::multilabel && m.num_classes == 1) m.task = Task::binary;
@@ -242,11 +251,18 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
                                       std::to_string(m.num_classes) + " (use multilabel)");
   detail::check_metadata(m.metadata, conv_channels, m.num_classes, m.task, path);
   if (m.task == Task::multiclass && m.num_classes == 1)
-    throw Error(ErrorCode::usage, path + ": softmax over a single logit is always 1; a model with "
-                                         "one logit is binary (--scores sigmoid)");
+    throw Error(ErrorCode::usage, path +
+                                      ": softmax over a single logit is always 1; a model with "
+                                      "one logit is binary (--scores sigmoid)");
 
   // Axes of every measured value, tracked from the input.
   const detail::AxisMap axes(g, input_axes(m), probe.shapes);
+  if (const Axes* a = axes.find(m.logits);
+      m.metadata.volume.empty() && a && !a->empty() && (*a)[0].kind != Axis::batch)
+    throw Error(ErrorCode::model, path + ": the logits' first dimension is not the batch " +
+                                      detail::describe_axes(*a) +
+                                      "; camkit needs one row of logits per input");
+  m.max_batch = detail::fixed_batch(g, axes) ? 1 : 0;
   auto layout_for = [&](Value* v, Layout* l, std::string* why) {
     const auto s = probe.shapes.find(v);
     if (s == probe.shapes.end()) return *why = "the logits do not depend on it", false;
@@ -284,12 +300,11 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
     m.weight = gh.weight.to(m.device, at::kFloat).contiguous();
     m.bias = gh.bias.defined() ? gh.bias.to(m.device, at::kFloat).contiguous()
                                : at::zeros({gh.weight.size(0)}, m.weight.options());
-    size_t kept = outputs.size();
-    for (size_t i = 0; i < out_index; ++i) kept += heads[i].found ? 1 : 0;
-    const at::Tensor& f = probe.kept[kept];
+    const at::Tensor f = probe.at(gh.features).detach();
     head.feature_height = static_cast<int>(f.size(2));
     head.feature_width = static_cast<int>(f.size(3));
-    if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits); !why.empty()) {
+    if (const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits.detach());
+        !why.empty()) {
       head = no_head(why);
       gh.found = false;
     }
@@ -333,10 +348,9 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
     for (Value* v : detail::ancestor_tensors(g, m.logits)) {
       detail::Candidate c{v, {}};
       std::string why;
-      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout))
-        candidates.push_back(c);
+      if (layout_for(v, &c.layout, &why) && detail::has_extent(c.layout)) candidates.push_back(c);
     }
-    const detail::DefaultLayer d = detail::default_layer(m, g, candidates);
+    const detail::DefaultLayer d = detail::default_layer(probe, probe_logits, candidates);
     layer.gradient_error = d.gradient_error;
     if (d.chosen) {
       features = d.chosen->value;
@@ -366,8 +380,11 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
 
   m.tapped = std::make_shared<torch::jit::GraphFunction>(
       "camkit_tapped", detail::tapped_graph(g, m.logits, features), nullptr);
-  // Gradients flow only from the logits down to the tap: parameters never need them.
-  for (at::Tensor p : m.module.parameters()) p.requires_grad_(false);
+  // Whether gradient methods can run: the gradient reaches the layer's map (already shown for
+  // a default layer found that way).
+  if (layer.chosen_by != "last map")
+    layer.gradient_error =
+        detail::gradients_reach(probe, probe_logits, probe.at(features), m.layout);
 
   // CAM on a --layer: its channels must fit the classifier and the identity must hold.
   if (gh.found && !options.layer.empty()) {
@@ -377,9 +394,8 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
                           head.classifier + " takes " + std::to_string(head.feature_channels) +
                           "; CAM needs the classifier's input (gradient methods take any layer)";
     } else {
-      torch::NoGradGuard no_grad;
-      const auto [l, f] = m.run(detail::probe_input(m, probe.batch));
-      const std::string why = cam_identity(m, detail::channels_first(f, m.layout).to(at::kFloat), l);
+      const at::Tensor f = detail::channels_first(probe.at(features).detach(), m.layout);
+      const std::string why = cam_identity(m, f.to(at::kFloat), probe_logits.detach());
       if (!why.empty()) m.cam_layer_error = "--layer " + options.layer + ": " + why;
     }
   }

@@ -58,8 +58,11 @@ void collect(Value* v, const std::string& name, const std::string& field,
 
 std::string shape_of(const Value* v, const Shapes& shapes) {
   const auto it = shapes.find(v);
-  if (it == shapes.end()) return "?";
-  return c10::str(c10::IntArrayRef(it->second));
+  if (it == shapes.end() || it->second.empty()) return "?";
+  // The probe's batch of one is any batch: N.
+  std::string s = "[N";
+  for (size_t i = 1; i < it->second.size(); ++i) s += ", " + std::to_string(it->second[i]);
+  return s + "]";
 }
 
 }  // namespace

@@ -2,18 +2,13 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include "camkit/error.hpp"
+#include "model/graph.hpp"
 #include "model/tap.hpp"
 
 namespace camkit::detail {
-namespace {
-
-std::string first_line(const std::string& s) {
-  return torch_error(s);
-}
-
-}  // namespace
 
 at::Tensor probe_input(const Model::Impl& m, int64_t batch) {
   Preprocess pre = m.metadata.preprocess.value_or(Preprocess{});
@@ -30,35 +25,55 @@ at::Tensor probe_input(const Model::Impl& m, int64_t batch) {
 }
 
 Probe run_probe(const Model::Impl& m, torch::jit::Graph& graph,
-                const std::vector<torch::jit::Value*>& keep,
                 const std::vector<torch::jit::Value*>& measure) {
-  torch::jit::GraphFunction fn("camkit_probe", measuring_graph(graph, keep, measure), nullptr);
-  torch::NoGradGuard no_grad;
+  torch::jit::GraphFunction fn("camkit_probe", returning_graph(graph, measure), nullptr);
+  // The plain interpreter: the optimised plan would differentiate fused subgraphs itself, and
+  // the values it returns would have no gradients of their own.
+  torch::jit::GraphOptimizerEnabledGuard plain(false);
+  const at::Tensor x = probe_input(m, 1);
+  auto run = [&](bool grad) {
+    torch::AutoGradMode mode(grad);
+    return m.call(fn, {grad ? x.detach().requires_grad_(true) : x}).toTuple()->elements();
+  };
   Probe p;
-  std::string failure;
-  at::Tensor tried;
-  // Batch 2 tells the batch dimension from the others; a graph traced with a fixed batch of
-  // one runs only on that.
-  for (int batch : {2, 1}) {
-    p.batch = batch;
-    tried = probe_input(m, batch);
+  std::vector<c10::IValue> values;
+  try {
+    values = run(true);
+  } catch (const std::exception& with_grad) {
     try {
-      const auto out = m.call(fn, {tried}).toTuple();
-      const auto& values = out->elements();
-      for (size_t i = 0; i < keep.size(); ++i) p.kept.push_back(values[i].toTensor());
-      for (size_t i = 0; i < measure.size(); ++i)
-        p.shapes[measure[i]] = values[keep.size() + i].toIntVector();
-      p.shapes[graph.inputs().at(1)] = tried.sizes().vec();
-      return p;
+      values = run(false);
+      p.gradient_error = gradient_failure(with_grad.what());
     } catch (const std::exception& e) {
-      if (failure.empty()) failure = first_line(e.what());
+      throw Error(ErrorCode::model,
+                  m.path + ": the model does not run on a seeded input of size " +
+                      c10::str(x.sizes()) + " (" + torch_error(e.what()) +
+                      "); declare its input size: tools/export_model.py --meta-only MODEL "
+                      "--size H,W (or pass --size / --crop)");
     }
   }
-  throw Error(ErrorCode::model,
-              m.path + ": the model does not run on a seeded input of size " +
-                  c10::str(tried.sizes()) + " (" + failure +
-                  "); declare its input size: tools/export_model.py --meta-only MODEL --size H,W "
-                  "(or pass --size / --crop)");
+  for (size_t i = 0; i < measure.size(); ++i) {
+    const at::Tensor t = values[i].toTensor();
+    p.shapes[measure[i]] = t.sizes().vec();
+    p.tensors[measure[i]] = t;
+  }
+  p.shapes[graph.inputs().at(1)] = x.sizes().vec();
+  return p;
+}
+
+bool fixed_batch(torch::jit::Graph& graph, const AxisMap& axes) {
+  static const std::set<std::string> sized = {"aten::view", "aten::reshape", "aten::expand",
+                                              "aten::_unsafe_view"};
+  for (torch::jit::Node* n : graph.nodes()) {
+    if (!sized.count(n->kind().toQualString()) || n->inputs().size() < 2) continue;
+    const torch::jit::Node* list = n->input(1)->node();
+    const Axes* out = axes.find(n->output());
+    if (list->kind() != c10::prim::ListConstruct || !out ||
+        list->inputs().size() != out->size())
+      continue;
+    for (size_t d = 0; d < out->size(); ++d)
+      if ((*out)[d].kind == Axis::batch && torch::jit::toIValue(list->input(d))) return true;
+  }
+  return false;
 }
 
 at::Tensor logit_weights(const at::Tensor& logits) {
@@ -77,63 +92,69 @@ std::string torch_error(const std::string& what) {
 }
 
 std::string gradient_failure(const std::string& what) {
-  std::string why = first_line(what);
+  std::string why = torch_error(what);
   if (why.find("derivative for") != std::string::npos)
     why += " (the model was exported without autograd, e.g. traced under torch.no_grad(), which "
            "records inference-only kernels; re-export it with tools/export_model.py)";
   return "gradients do not flow back through the model: " + why;
 }
 
-DefaultLayer default_layer(const Model::Impl& m, torch::jit::Graph& graph,
+namespace {
+
+// The probe's target: a seeded random combination of every logit.
+at::Tensor target(const at::Tensor& logits) {
+  return (logits * logit_weights(logits)).sum();
+}
+
+// The gradient of the target at `a`; undefined when the target does not depend on it.
+at::Tensor gradient(const at::Tensor& y, const at::Tensor& a) {
+  if (!a.requires_grad()) return {};
+  return torch::autograd::grad({y}, {a}, {}, /*retain_graph=*/true, /*create_graph=*/false,
+                               /*allow_unused=*/true)[0];
+}
+
+bool depends(const at::Tensor& g, const Layout& layout) {
+  try {
+    return g.defined() && channels_first(g, layout).ne(0).any().item<bool>();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+DefaultLayer default_layer(const Probe& probe, const at::Tensor& logits,
                            const std::vector<Candidate>& candidates) {
   DefaultLayer out;
+  out.gradient_error = probe.gradient_error;
   if (candidates.empty()) {
     out.reason =
         "no activation before the output has a known layout (channels-first, channels-last or "
         "tokens) and spatial extent; name one with --layer";
     return out;
   }
-  std::vector<torch::jit::Value*> rest;
-  for (size_t i = 1; i < candidates.size(); ++i) rest.push_back(candidates[i].value);
-  torch::jit::GraphFunction fn(
-      "camkit_default_layer", tapped_graph(graph, m.logits, candidates[0].value, rest), nullptr);
-  torch::AutoGradMode grad_mode(true);
-  const at::Tensor x = probe_input(m, 1).requires_grad_(true);
-  std::vector<c10::IValue> values;
-  try {
-    values = m.call(fn, {x}).toTuple()->elements();
-  } catch (const std::exception& e) {
-    out.reason = "the model does not run with autograd on the probe input: " + first_line(e.what());
-    out.gradient_error = out.reason;
+  if (!probe.gradient_error.empty()) {
+    out.reason = probe.gradient_error +
+                 "; without gradients the default layer cannot be verified: name one with --layer";
     return out;
   }
-  const at::Tensor y = (values[0].toTensor() * logit_weights(values[0].toTensor())).sum();
+  const at::Tensor y = target(logits);
   if (!y.requires_grad()) {
     out.reason = "the logits do not depend on the input through autograd";
     out.gradient_error = out.reason;
     return out;
   }
   for (size_t i = candidates.size(); i-- > 0;) {
-    const at::Tensor a = values[i + 1].toTensor();
-    if (!a.requires_grad()) continue;
     at::Tensor g;
     try {
-      g = torch::autograd::grad({y}, {a}, {}, /*retain_graph=*/true, /*create_graph=*/false,
-                                /*allow_unused=*/true)[0];
+      g = gradient(y, probe.at(candidates[i].value));
     } catch (const std::exception& e) {
       out.gradient_error = gradient_failure(e.what());
       out.reason = out.gradient_error + "; without gradients the default layer cannot be "
                                         "verified: name one with --layer";
       return out;
     }
-    if (!g.defined()) continue;
-    bool depends = false;
-    try {
-      depends = channels_first(g, candidates[i].layout).ne(0).any().item<bool>();
-    } catch (const std::exception&) {
-      continue;
-    }
-    if (depends) {
+    if (depends(g, candidates[i].layout)) {
       out.chosen = &candidates[i];
       return out;
     }
@@ -142,6 +163,24 @@ DefaultLayer default_layer(const Model::Impl& m, torch::jit::Graph& graph,
       "the logits depend on the map positions of no activation with a known layout (their "
       "gradients are all zero for the probe input); name a layer with --layer";
   return out;
+}
+
+std::string gradients_reach(const Probe& probe, const at::Tensor& logits,
+                            const at::Tensor& features, const Layout& layout) {
+  if (!probe.gradient_error.empty()) return probe.gradient_error;
+  try {
+    const at::Tensor y = target(logits);
+    if (!y.requires_grad()) return "the logits do not depend on the input through autograd";
+    if (depends(gradient(y, features), layout)) return "";
+  } catch (const std::exception& e) {
+    return gradient_failure(e.what());
+  }
+  return std::string("the logits do not depend on the map positions of this layer (its "
+                     "gradients are all zero for a probe input") +
+         (layout.kind == Layout::tokens
+              ? ": the classifier reads these tokens only through the prefix tokens"
+              : "") +
+         "); choose an earlier layer with --layer (camkit info shows the default)";
 }
 
 }  // namespace camkit::detail

@@ -32,8 +32,7 @@ Value* model_output(Graph& graph) {
   return is_tensor(v) ? v : nullptr;
 }
 
-std::shared_ptr<Graph> tapped_graph(Graph& graph, Value* logits, Value* features,
-                                    const std::vector<Value*>& extra) {
+std::shared_ptr<Graph> returning_graph(Graph& graph, const std::vector<Value*>& values) {
   std::unordered_map<Value*, Value*> map;
   auto out = std::make_shared<Graph>();
   for (Value* in : graph.inputs()) map[in] = out->addInput()->copyMetadata(in);
@@ -42,39 +41,19 @@ std::shared_ptr<Graph> tapped_graph(Graph& graph, Value* logits, Value* features
     out->appendNode(c);
     for (size_t i = 0; i < n->outputs().size(); ++i) map[n->output(i)] = c->output(i);
   }
-  std::vector<Value*> results{map.at(logits), map.at(features)};
-  for (Value* v : extra) results.push_back(map.at(v));
+  std::vector<Value*> results;
+  for (Value* v : values) results.push_back(map.at(v));
   Node* tuple = out->insertNode(out->createTuple(results));
   out->registerOutput(tuple->output());
   torch::jit::EliminateDeadCode(out);
   return out;
 }
 
-std::shared_ptr<Graph> measuring_graph(Graph& graph, const std::vector<Value*>& keep,
-                                       const std::vector<Value*>& measure) {
-  std::unordered_map<Value*, Value*> map;
-  std::unordered_map<const Node*, std::vector<Value*>> after;  // node -> values to measure
-  for (Value* v : measure) after[v->node()].push_back(v);
-  auto out = std::make_shared<Graph>();
-  for (Value* in : graph.inputs()) map[in] = out->addInput()->copyMetadata(in);
-  std::unordered_map<Value*, Value*> size_of;
-  for (Node* n : graph.nodes()) {
-    Node* c = out->createClone(n, [&](Value* v) { return map.at(v); });
-    out->appendNode(c);
-    for (size_t i = 0; i < n->outputs().size(); ++i) map[n->output(i)] = c->output(i);
-    if (const auto it = after.find(n); it != after.end())
-      for (Value* v : it->second)
-        size_of[v] = out->insertNode(out->create(c10::aten::size, {map.at(v)}))
-                         ->output()
-                         ->setType(c10::ListType::ofInts());
-  }
-  std::vector<Value*> results;
-  for (Value* v : keep) results.push_back(map.at(v));
-  for (Value* v : measure) results.push_back(size_of.at(v));
-  Node* tuple = out->insertNode(out->createTuple(results));
-  out->registerOutput(tuple->output());
-  torch::jit::EliminateDeadCode(out);
-  return out;
+std::shared_ptr<Graph> tapped_graph(Graph& graph, Value* logits, Value* features,
+                                    const std::vector<Value*>& extra) {
+  std::vector<Value*> values{logits, features};
+  values.insert(values.end(), extra.begin(), extra.end());
+  return returning_graph(graph, values);
 }
 
 std::shared_ptr<Graph> gradient_graph(Graph& tapped) {

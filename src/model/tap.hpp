@@ -30,12 +30,9 @@ std::shared_ptr<torch::jit::Graph> upper_graph(torch::jit::Graph& graph, torch::
                                                torch::jit::Value* features,
                                                std::vector<torch::jit::Value*>* crossing);
 
-/// (self, x) -> (keep..., sizes...): returns the `keep` tensors and, for each of `measure`
-/// (top-level values), its size as an int list taken right after it is computed, so the
-/// measured tensors are freed as usual while the graph runs.
-std::shared_ptr<torch::jit::Graph> measuring_graph(torch::jit::Graph& graph,
-                                                   const std::vector<torch::jit::Value*>& keep,
-                                                   const std::vector<torch::jit::Value*>& measure);
+/// (self, x) -> (values...) as a new graph cloned from `graph`.
+std::shared_ptr<torch::jit::Graph> returning_graph(torch::jit::Graph& graph,
+                                                   const std::vector<torch::jit::Value*>& values);
 
 /// Tensor values of the top-level block that the logits depend on, in graph order: candidates
 /// for the default layer of gradient methods.

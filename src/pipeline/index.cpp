@@ -65,6 +65,11 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
   if (o.read.window) j["window"] = {o.read.window->first, o.read.window->second};
   if (o.overlay && o.max_overlay_side != PipelineOptions().max_overlay_side)
     j["max_overlay_side"] = o.max_overlay_side;
+  if (model.task() == Task::multilabel || model.task() == Task::regression)
+    j["task"] = task_name(model.task());
+  if (!model.output().chosen.empty()) j["output"] = model.output().chosen;
+  if (e.explain_positives || e.positive_threshold != ExplainOptions().positive_threshold)
+    j["positive"] = {e.explain_positives, e.positive_threshold};
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(j.dump())));
   return hex;

@@ -2,8 +2,6 @@
 // in-order commit. One mutex guards the hand-over between stages; a second orders commits.
 #include "camkit/pipeline.hpp"
 
-#include <ATen/Parallel.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -18,6 +16,7 @@
 #include "camkit/error.hpp"
 #include "camkit/output_folder.hpp"
 #include "camkit/record.hpp"
+#include "model/threads.hpp"
 #include "pipeline/failures.hpp"
 #include "pipeline/index_journal.hpp"
 #include "pipeline/run_folders.hpp"
@@ -31,6 +30,8 @@ namespace fs = std::filesystem;
 using pipeline::Item;
 using pipeline::State;
 using ItemPtr = std::unique_ptr<Item>;
+
+const char* const kThreadAdvice = "lower --threads or --workers";
 
 int worker_count(const PipelineOptions& o) {
   return o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
@@ -371,13 +372,15 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
   pipeline::IndexJournal index(out, index_file_name(o.shard_index, o.shard_count), inputs,
                                o.index_interval);
   PipelineSummary summary;
+  const int torch_threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
   if (o.volume) {  // exams run one at a time: every thread goes to LibTorch
-    at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads : o.threads);
+    detail::set_torch_threads(torch_threads, 0, kThreadAdvice);
     summary = pipeline::run_volumes(model, inputs, o, out,
                                     [&index](const std::string& line) { index.append(line); });
   } else {
-    at::set_num_threads(o.intra_op_threads > 0 ? o.intra_op_threads
-                                               : std::max(1, o.threads - 2 * worker_count(o)));
+    // Every thread serves the network: decoding and rendering are a small part of an input's
+    // cost and run beside it, on the cores the network's threads leave between batches.
+    detail::set_torch_threads(torch_threads, 2 * worker_count(o), kThreadAdvice);
     Run run(model, inputs, o, out, index);
     summary = run.run();
   }

@@ -69,6 +69,29 @@ float channel_value(const std::vector<float>& values, int c, float fallback) {
 
 }  // namespace
 
+namespace {
+
+// The model's input must be finite, and small enough that no layer overflows float32: an input
+// near 3e38, or a std of 1e-45, gives Inf and NaN inside the network, which the optimised
+// graph's ReLU turns back into finite garbage. Refused here, identically for every graph.
+// (Normalised images are O(1); raw CT or 16-bit intensities are O(1e4).)
+constexpr float kMaxInputMagnitude = 1e12f;
+
+void check_values(const std::vector<float>& chw, const std::string& label) {
+  for (float v : chw) {
+    if (!std::isfinite(v))
+      throw Error(ErrorCode::input, label + ": the prepared input is not finite (NaN or Inf; "
+                                            "check --mean/--std and the input's values)");
+    if (std::fabs(v) > kMaxInputMagnitude)
+      throw Error(ErrorCode::input, label + ": the prepared input has values of magnitude " +
+                                        std::to_string(std::fabs(v)) + " (over 1e12: the model "
+                                        "would overflow float32; check --mean/--std and the "
+                                        "input's values)");
+  }
+}
+
+}  // namespace
+
 Prepared prepare(const Image& image, const Preprocess& recipe, const std::string& source) {
   check_recipe(recipe);
   const std::string label = source.empty() ? "image" : source;
@@ -138,6 +161,7 @@ Prepared prepare(const Image& image, const Preprocess& recipe, const std::string
       }
     }
   }
+  check_values(out.chw, label);
   return out;
 }
 

@@ -109,7 +109,11 @@ std::vector<Outcome> Session::explain(std::vector<Source>& sources, const CallOp
   eo.method = o.method.value_or(model.head().found ? Method::cam : Method::gradcam);
   eo.top_k = o.top_k;
   eo.classes = o.classes;
-  eo.positive = o.positive;
+  // positive=t: the CLI's --positive --positive-threshold t.
+  if (o.positive) {
+    eo.positive_threshold = *o.positive;
+    eo.explain_positives = true;
+  }
   eo.batch_size = o.mask_batch;
   // What stops every input stops the call before any input is read, as in camkit explain.
   explainer.check(eo);

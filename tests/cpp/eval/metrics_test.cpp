@@ -9,6 +9,15 @@
 namespace camkit {
 namespace {
 
+ImageRecord record(std::vector<int> labels, std::vector<int> predicted,
+                   std::vector<ClassTrial> trials) {
+  ImageRecord r;
+  r.labels = std::move(labels);
+  r.predicted = std::move(predicted);
+  r.trials = std::move(trials);
+  return r;
+}
+
 // A model input of size h x w cut from an image of size (h * scale) x (w * scale).
 Prepared input_of(int h, int w, int scale = 1) {
   Prepared p;
@@ -169,13 +178,13 @@ TEST(EvalAggregate, DenominatorsMultiLabelTopKAndPointingMean) {
   o.top_k = 2;
   Evaluation ev(o);
   // 1: right class, right box, peak inside.
-  ev.add({{0}, {0, 1}, {trial(0, g, g, 5, 5)}});
+  ev.add(record({0}, {0, 1}, {trial(0, g, g, 5, 5)}));
   // 2: wrong top-1, right second guess with a right box; peak outside by far.
-  ev.add({{1}, {0, 1}, {trial(1, g, g, 80, 80)}});
+  ev.add(record({1}, {0, 1}, {trial(1, g, g, 80, 80)}));
   // 3: two labels; the top-1 is one of them with a right box; the other class's box is wrong.
-  ev.add({{0, 1}, {1, 4}, {trial(0, g, far, 80, 80), trial(1, g, g, 80, 80)}});
+  ev.add(record({0, 1}, {1, 4}, {trial(0, g, far, 80, 80), trial(1, g, g, 80, 80)}));
   // 4: right class, wrong box.
-  ev.add({{1}, {1, 0}, {trial(1, g, far, 80, 80)}});
+  ev.add(record({1}, {1, 0}, {trial(1, g, far, 80, 80)}));
   const EvalReport r = ev.report();
   EXPECT_EQ(r.images, 4);
   EXPECT_EQ(r.loc_images, 4);
@@ -195,11 +204,11 @@ TEST(EvalAggregate, DenominatorsMultiLabelTopKAndPointingMean) {
 TEST(EvalAggregate, BinaryOnlyPositivesWithBoxesLocalise) {
   const Box g{0, 0, 10, 10};
   Evaluation ev({});
-  ev.add({{0}, {0}, {}});                      // true negative
-  ev.add({{0}, {1}, {}});                      // false positive
-  ev.add({{1}, {1}, {trial(1, g, g, 5, 5)}});  // true positive, localised
-  ev.add({{1}, {0}, {trial(1, g, g, 5, 5)}});  // false negative: top-1 loc wrong
-  ev.add({{1}, {1}, {}});                      // positive without boxes
+  ev.add(record({0}, {0}, {}));                      // true negative
+  ev.add(record({0}, {1}, {}));                      // false positive
+  ev.add(record({1}, {1}, {trial(1, g, g, 5, 5)}));  // true positive, localised
+  ev.add(record({1}, {0}, {trial(1, g, g, 5, 5)}));  // false negative: top-1 loc wrong
+  ev.add(record({1}, {1}, {}));                      // positive without boxes
   const EvalReport r = ev.report();
   EXPECT_EQ(r.images, 5);
   EXPECT_EQ(r.top1_cls_correct, 3);
@@ -251,7 +260,7 @@ TEST(EvalAggregate, InvalidOptionsAreUsageErrors) {
   o.pointing_tolerance = -1;
   EXPECT_EQ(code(o), ErrorCode::usage);
   Evaluation ev(EvalOptions{{0.2f, 0.3f}});
-  EXPECT_THROW(ev.add({{0}, {0}, {trial(0, {0, 0, 1, 1}, std::nullopt, 0, 0)}}), Error);
+  EXPECT_THROW(ev.add(record({0}, {0}, {trial(0, {0, 0, 1, 1}, std::nullopt, 0, 0)})), Error);
 }
 
 }  // namespace
@@ -279,3 +288,39 @@ TEST(EvalUsage, HeaderExample) {
 
 }  // namespace
 }  // namespace camkit
+
+namespace camkit {
+namespace {
+
+TEST(EvalAuroc, IsTheFractionOfPairsOrderedRightWithTiesHalf) {
+  // Positives 0.9, 0.5; negatives 0.5, 0.1: pairs (0.9>0.5) (0.9>0.1) (0.5=0.5) (0.5>0.1).
+  const Rate a = auroc({{0.9f, true}, {0.5f, true}, {0.5f, false}, {0.1f, false}});
+  ASSERT_TRUE(a);
+  EXPECT_DOUBLE_EQ(*a, 3.5 / 4);
+  EXPECT_FALSE(auroc({{0.9f, true}, {0.5f, true}}));
+  EXPECT_DOUBLE_EQ(*auroc({{0.1f, true}, {0.9f, false}}), 0.0);
+}
+
+TEST(EvalAggregate, MultiLabelRecordsGiveAurocF1AndExactMatch) {
+  Evaluation ev(EvalOptions{});
+  ImageRecord a = record({0, 2}, {0}, {});
+  a.scores = {0.9f, 0.2f, 0.7f};
+  a.positives = {0, 2};
+  ImageRecord b = record({}, {1}, {});
+  b.scores = {0.3f, 0.6f, 0.1f};
+  b.positives = {1};
+  ev.add(a);
+  ev.add(b);
+  const EvalReport r = ev.report();
+  ASSERT_TRUE(r.multilabel);
+  EXPECT_EQ(r.multilabel->images, 2);
+  EXPECT_DOUBLE_EQ(*r.multilabel->class_auroc[0], 1.0);
+  EXPECT_FALSE(r.multilabel->class_auroc[1]);  // no image has finding 1
+  EXPECT_DOUBLE_EQ(*r.multilabel->mean_auroc, 1.0);
+  EXPECT_DOUBLE_EQ(*r.multilabel->example_f1, 0.5);  // a: F1 1; b: predicted 1, labels none
+  EXPECT_DOUBLE_EQ(*r.multilabel->exact_match, 0.5);
+}
+
+}  // namespace
+}  // namespace camkit
+

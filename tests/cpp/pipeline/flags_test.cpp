@@ -53,7 +53,8 @@ TEST_F(Flags, ThreadsThatCannotStartEndTheRunCleanly) {
                           "ulimit -s 3000000; ulimit -v 20000000;");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("cannot start"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("lower --threads or --workers"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("lower the thread count (--threads)"), std::string::npos) << r.err;
+  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
 }
 
 TEST_F(Flags, ClassesGivenTwiceAreExplainedOnce) {

@@ -102,7 +102,9 @@ class TempDirTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    if (!std::getenv("CAMKIT_KEEP_TEST_DIR")) fs::remove_all(dir_);
+  }
   std::string path(const std::string& rel) const { return (dir_ / rel).string(); }
   void write_png(const std::string& rel, int h, int w, int seed) {
     cv::Mat m(h, w, CV_8UC3);

@@ -1,0 +1,51 @@
+#include "model/threads.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "camkit/error.hpp"
+
+namespace camkit::detail {
+
+int torch_thread_count(int intra_op) {
+  return intra_op > 1 ? 2 * (intra_op - 1) : 0;
+}
+
+void check_threads_start(int count, const std::string& advice) {
+  std::mutex mutex;
+  std::condition_variable released;
+  bool done = false;
+  std::vector<std::thread> threads;
+  std::string failure;
+  try {
+    for (int i = 0; i < count; ++i)
+      threads.emplace_back([&] {
+        std::unique_lock<std::mutex> lock(mutex);
+        released.wait(lock, [&] { return done; });
+      });
+  } catch (const std::system_error& e) {
+    failure = e.what();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  released.notify_all();
+  for (auto& t : threads) t.join();
+  if (!failure.empty())
+    throw Error(ErrorCode::usage,
+                "cannot start " + std::to_string(count) + " threads (" + failure + "): " + advice);
+}
+
+void set_torch_threads(int n, int extra, const std::string& advice) {
+  if (n < 1) return;
+  check_threads_start(torch_thread_count(n) + extra, advice);
+  at::set_num_threads(n);
+}
+
+}  // namespace camkit::detail

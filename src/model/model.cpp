@@ -178,6 +178,11 @@ Model Model::load_source(const std::string& path, const std::string* bytes,
   m.options = options;
   m.device = parse_device(options.device);
   detail::set_torch_threads(options.threads, 0, "lower the thread count (--threads)");
+  // The probe differentiates whatever the calling thread's autograd mode is (a Python caller
+  // may be inside torch.no_grad() or torch.inference_mode()); the modes are the thread's
+  // again on return.
+  c10::InferenceMode not_inference(false);
+  torch::AutoGradMode grad_enabled(true);
   read_file(m, bytes);
 
   m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();

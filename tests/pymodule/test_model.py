@@ -65,3 +65,17 @@ def test_explain_arguments_are_checked(squeezenet):
             squeezenet.explain(x, **kwargs)
     with pytest.raises(camkit.UsageError, match="errors maybe"):
         squeezenet.explain_batch([x], errors="maybe")
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_loads_and_differentiates_whatever_torch_grad_mode_the_caller_is_in(mode):
+    """Python's torch.no_grad() and torch.inference_mode() set the calling thread's modes,
+    which camkit's C++ shares: the probe at load and the gradient methods set their own."""
+    import torch
+
+    with getattr(torch, mode)():
+        model = camkit.Model(XRAY)
+        assert model.info()["gradients"]["available"]
+        r = model.explain(np.zeros((224, 224), np.float32), method="gradcam")
+        assert torch.is_grad_enabled() is False
+    assert r.raw[0].ndim == 2 and np.isfinite(r.raw[0]).all()

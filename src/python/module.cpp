@@ -263,10 +263,13 @@ PYBIND11_MODULE(_camkit, m) {
           py::arg("i") = 0, "the overlay of map i as PNG bytes (camkit explain's file)")
       .def("_repr_png_",
            [](const Result& r) -> py::object {
+             // What a notebook shows: the first map's overlay (nothing when no map).
              if (r.localizations.empty()) return py::none();
-             py::gil_scoped_release unlocked;
-             const std::string png = encode_png(r.overlay(0, r.style));
-             py::gil_scoped_acquire locked;
+             std::string png;
+             {
+               py::gil_scoped_release unlocked;
+               png = guarded([&] { return encode_png(r.overlay(0, r.style)); });
+             }
              return py::bytes(png);
            })
       .def("__repr__", [](const Result& r) {

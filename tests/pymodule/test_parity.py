@@ -1,5 +1,7 @@
 """The Python module equals the camkit command bit for bit: raw maps (.npy bytes), overlays
-(PNG bytes) and every record field, on the same inputs with the same settings."""
+(PNG bytes) and every record field, on the same inputs with the same settings, LibTorch's
+intra-op thread count included (its reductions, softmax's among them, sum in an order that
+depends on it)."""
 
 import io
 import json
@@ -7,8 +9,12 @@ import os
 
 import numpy as np
 
+import pytest
+
 import camkit
 from conftest import DOG, PHOTOS, SQUEEZENET, XRAY, XRAY_NPY, cli, cli_records
+
+THREADS = 2  # the command's --threads and the module's threads=
 
 # Fields that name the files camkit explain writes or the run; the module writes no files.
 RUN_FIELDS = {"options_hash", "overlay_size", "record", "seq", "inputs"}
@@ -40,9 +46,28 @@ def assert_same(result, record, out):
             assert result.overlay_png(i) == f.read(), e["overlay"]
 
 
+@pytest.fixture(scope="module")
+def squeezenet():
+    return camkit.Model(SQUEEZENET, optimize=False, threads=THREADS)
+
+
+@pytest.fixture(scope="module")
+def squeezenet_optimized():
+    return camkit.Model(SQUEEZENET, optimize=True, threads=THREADS)
+
+
+@pytest.fixture(scope="module")
+def xray():
+    return camkit.Model(XRAY, optimize=False, threads=THREADS)
+
+
+def explain_cli(*args):
+    return cli("explain", "--threads", THREADS, *args)
+
+
 def test_one_photo_top2(tmp_path, squeezenet):
     out = tmp_path / "out"
-    cli("explain", SQUEEZENET, DOG, "-k", "2", "--raw", "-o", out)
+    explain_cli(SQUEEZENET, DOG, "-k", "2", "--raw", "-o", out)
     result = squeezenet.explain(DOG, top_k=2)
     assert_same(result, cli_records(out)[DOG], out)
 
@@ -50,7 +75,7 @@ def test_one_photo_top2(tmp_path, squeezenet):
 def test_photos_in_batches_on_the_optimised_graph(tmp_path, squeezenet_optimized):
     photos = sorted(os.path.join(PHOTOS, f) for f in os.listdir(PHOTOS) if f.endswith(".jpg"))
     out = tmp_path / "out"
-    cli("explain", SQUEEZENET, *photos, "--raw", "-o", out, "--optimize", "on",
+    explain_cli(SQUEEZENET, *photos, "--raw", "-o", out, "--optimize", "on",
         "--batch-size", "4", "--draw-box", "--colormap", "turbo")
     records = cli_records(out)
     results = squeezenet_optimized.explain_batch(photos, batch_size=4, draw_box=True,
@@ -61,7 +86,7 @@ def test_photos_in_batches_on_the_optimised_graph(tmp_path, squeezenet_optimized
 
 def test_xray_gradcam_in_bone(tmp_path, xray):
     out = tmp_path / "out"
-    cli("explain", XRAY, XRAY_NPY, "--raw", "-o", out, "--method", "gradcam",
+    explain_cli(XRAY, XRAY_NPY, "--raw", "-o", out, "--method", "gradcam",
         "--image-colormap", "bone", "--alpha", "0.4")
     result = xray.explain(XRAY_NPY, method="gradcam", image_colormap="bone", alpha=0.4)
     record = cli_records(out)[XRAY_NPY]

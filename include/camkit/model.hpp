@@ -160,6 +160,12 @@ class Model {
   /// model without a CAM head still loads (head().found == false), for the other methods.
   static Model load(const std::string& path, const ModelOptions& options = {});
 
+  /// Loads a TorchScript archive held in memory (the bytes torch.jit.save writes, e.g. into an
+  /// io.BytesIO), exactly as load() reads a file; `name` stands for the path in path() and in
+  /// messages. Throws like load().
+  static Model load_from_memory(const std::string& bytes, const std::string& name,
+                                const ModelOptions& options = {});
+
   const std::string& path() const;
   const ModelOptions& options() const;
   const ModelMetadata& metadata() const;
@@ -189,6 +195,8 @@ class Model {
 
  private:
   explicit Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  static Model load_source(const std::string& path, const std::string* bytes,
+                           const ModelOptions& options);
   std::shared_ptr<const Impl> impl_;
 };
 

@@ -66,6 +66,25 @@ std::optional<Preprocess> find_preset(std::string_view name);
 /// The names of all presets, for help texts.
 std::vector<std::string> preset_names();
 
+/// Changes to a model's recipe, as camkit's flags (--preset, --resize, --crop, --size, --mean,
+/// --std, --channels) and the Python module's arguments give them. Empty or 0: unchanged.
+struct PreprocessChanges {
+  std::string preset;
+  int resize = 0;
+  std::vector<int> crop, size;  ///< N or H,W (size: D,H,W for 3-D models)
+  std::vector<float> mean, std;
+  int channels = 0;
+};
+
+/// `recipe` (a model's own) with `changes` applied: a preset replaces the whole recipe, except
+/// its channels when `keep_channels` (the model's graph fixes them); then --resize/--crop
+/// replace a direct size, --size replaces resize and crop, and mean, std and channels replace
+/// theirs; a size D,H,W (3-D models only, `volume_model`) sets the volume's size. Throws
+/// Error(ErrorCode::usage) for an unknown preset, a crop or size that is not N or H,W (or
+/// D,H,W), or a mean/std count other than 1 or the channel count.
+Preprocess apply_changes(const Preprocess& recipe, const PreprocessChanges& changes,
+                         bool keep_channels, bool volume_model = false);
+
 /// Where the model input came from: input pixel (x, y) covers the image region
 /// [to_image_x(x), to_image_x(x + 1)) x [to_image_y(y), to_image_y(y + 1)).
 struct InputGeometry {

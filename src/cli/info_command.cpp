@@ -1,12 +1,12 @@
-// camkit info MODEL: what head detection found, the input the model expects, its modules.
+// camkit info MODEL: what head detection found, the input the model expects, its modules
+// (--json: the library's model_info_json, which the Python module returns too).
 #include <algorithm>
 #include <iostream>
-#include <thread>
-#include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "camkit/error.hpp"
-#include "camkit/explain.hpp"
+#include "camkit/info.hpp"
 #include "camkit/model.hpp"
 #include "cli/commands.hpp"
 #include "cli/printable.hpp"
@@ -21,47 +21,6 @@ struct InfoArgs {
   std::string device = "cpu";
   bool json = false;
 };
-
-// Whether gradient methods can run: "" when they can, else why not (one probe backward).
-std::string gradient_status(const Model& model) {
-  if (!model.layer().found) return model.layer().reason;
-  try {
-    ExplainOptions o;
-    o.method = Method::gradcam;
-    Explainer(model).check(o);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-nlohmann::json output_json(const OutputInfo& o) {
-  nlohmann::json c = nlohmann::json::array();
-  for (const auto& x : o.candidates) {
-    nlohmann::json j{{"name", x.name}, {"shape", x.shape}};
-    if (!x.field.empty()) j["field"] = x.field;
-    c.push_back(j);
-  }
-  return {{"candidates", c},
-          {"chosen", o.chosen},
-          {"chosen_by", o.chosen_by},
-          {"activation", o.activation.empty() ? nlohmann::json() : nlohmann::json(o.activation)}};
-}
-
-nlohmann::json layer_json(const LayerInfo& l, bool three_d) {
-  if (!l.found) return {{"found", false}, {"reason", l.reason}};
-  // 3-D models: (C, d, h, w).
-  const nlohmann::json shape = three_d ? nlohmann::json{l.channels, l.depth, l.height, l.width}
-                                       : nlohmann::json{l.channels, l.height, l.width};
-  return {{"found", true},
-          {"layer", l.layer},
-          {"ops", l.ops},
-          {"chosen_by", l.chosen_by},
-          {"layout", l.layout},
-          {"layout_shape", l.layout_shape},
-          {"prefix_tokens", l.prefix_tokens},
-          {"shape", shape}};
-}
 
 // The probe's batch of one stands for any batch: [N, 1000].
 std::string shape_text(const std::vector<long>& shape) {
@@ -84,59 +43,6 @@ std::string task_text(const Model& model) {
     default:
       return "multiclass (softmax over " + std::to_string(k) + " classes)";
   }
-}
-
-nlohmann::json preprocess_json(const Preprocess& p) {
-  nlohmann::json j{{"channels", p.channels}};
-  if (p.resize) j["resize"] = p.resize;
-  if (p.crop_height) j["crop"] = {p.crop_height, p.crop_width};
-  if (p.size_height) j["size"] = {p.size_height, p.size_width};
-  j["mean"] = p.mean;
-  j["std"] = p.std;
-  return j;
-}
-
-nlohmann::json info_json(const Model& model, const std::string& gradients) {
-  const HeadInfo& h = model.head();
-  const bool three_d = model.input_spec().rank == 3;
-  nlohmann::json head{{"found", h.found}};
-  if (h.found) {
-    head.update({{"kind", h.kind},
-                 {"pooling", h.pooling},
-                 {"feature_layer", h.feature_layer},
-                 {"feature_ops", h.feature_ops},
-                 {"feature_shape",
-                  three_d ? nlohmann::json{h.feature_channels, h.feature_depth, h.feature_height,
-                                           h.feature_width}
-                          : nlohmann::json{h.feature_channels, h.feature_height, h.feature_width}},
-                 {"classifier", h.classifier},
-                 {"num_classes", h.num_classes},
-                 {"has_bias", h.has_bias},
-                 {"relu_before_pool", h.relu_before_pool},
-                 {"slice_reduce",
-                  h.slice_reduce.empty() ? nlohmann::json() : nlohmann::json(h.slice_reduce)}});
-  } else {
-    head["reason"] = h.reason;
-  }
-  const InputSpec in = model.input_spec();
-  const ModelMetadata& meta = model.metadata();
-  nlohmann::json j{
-      {"model", model.path()},
-      {"input", {{"channels", in.channels}, {"height", in.height}, {"width", in.width}}},
-      {"preprocess", preprocess_json(model.preprocess())},
-      {"head", head},
-      {"output", output_json(model.output())},
-      {"num_classes", model.num_classes()},
-      {"task", task_name(model.task())},
-      {"layer", layer_json(model.layer(), three_d)},
-      {"gradients",
-       {{"available", gradients.empty()},
-        {"reason", gradients.empty() ? nlohmann::json() : nlohmann::json(gradients)}}},
-      {"max_batch", model.max_batch()},
-      {"modules", model.module_paths()}};
-  j["metadata"] = meta.present ? nlohmann::json::parse(meta.json) : nlohmann::json();
-  if (three_d) j["input"]["depth"] = in.depth;
-  return j;
 }
 
 std::string join(const std::vector<float>& v) {
@@ -173,16 +79,18 @@ void print_text(const Model& model, const std::string& gradients) {
   std::cout << "output:      ";
   for (const auto& c : out.candidates)
     if (c.name == out.chosen)
-      std::cout << (c.name.empty() ? "" : c.name + " ") << (c.field.empty() ? "" : "(" + c.field + ") ")
-                << shape_text(c.shape);
+      std::cout << (c.name.empty() ? "" : c.name + " ")
+                << (c.field.empty() ? "" : "(" + c.field + ") ") << shape_text(c.shape);
   std::cout << " (" << out.chosen_by;
   if (out.candidates.size() > 1) {
     std::cout << "; returned:";
-    for (const auto& c : out.candidates) std::cout << " " << (c.name.empty() ? "-" : c.name) << " " << shape_text(c.shape);
+    for (const auto& c : out.candidates)
+      std::cout << " " << (c.name.empty() ? "-" : c.name) << " " << shape_text(c.shape);
   }
   std::cout << ")";
   if (!out.activation.empty())
-    std::cout << ", after the model's final " << out.activation << " is undone: maps explain the logits";
+    std::cout << ", after the model's final " << out.activation
+              << " is undone: maps explain the logits";
   std::cout << "\n";
   std::cout << "task:        " << task_text(model) << "\n";
   if (h.found) {
@@ -213,7 +121,9 @@ void print_text(const Model& model, const std::string& gradients) {
       std::cout << " (" << l.prefix_tokens << " prefix token" << (l.prefix_tokens > 1 ? "s" : "")
                 << " left out of the map)";
     std::cout << " (" << l.chosen_by << ")\n";
-    std::cout << "gradients:   " << (gradients.empty() ? "reach the layer: gradient methods can run" : gradients) << "\n";
+    std::cout << "gradients:   "
+              << (gradients.empty() ? "reach the layer: gradient methods can run" : gradients)
+              << "\n";
   } else {
     std::cout << "layer:       none (" << l.reason << ")\n";
   }
@@ -251,7 +161,7 @@ Runner add_info(CLI::App& app) {
     const Model model = Model::load(args->model, opt);
     const std::string gradients = gradient_status(model);
     if (args->json)
-      std::cout << info_json(model, gradients).dump() << std::endl;
+      std::cout << model_info_json(model) << std::endl;
     else
       print_text(model, gradients);
     // Exit 3 only when no method at all can run on the model.

@@ -11,19 +11,13 @@
 namespace camkit::cli {
 
 /// --preset, --resize, --crop, --size, --mean, --std, --channels as parsed.
-struct PreprocessFlags {
-  std::string preset;
-  int resize = 0;
-  std::vector<int> crop, size;
-  std::vector<float> mean, std;
-  int channels = 0;
-};
+using PreprocessFlags = PreprocessChanges;
 
 /// Registers the flags on `cmd`, storing into `flags` (which must outlive the parse).
 void add_preprocess_flags(CLI::App* cmd, PreprocessFlags& flags);
 
-/// The recipe: flags override the preset, which overrides the model's embedded metadata.
-/// Throws Error(ErrorCode::usage) for an unknown preset, a --crop/--size that is not N or H,W,
+/// The recipe: flags override the preset, which overrides the model's embedded metadata
+/// (apply_changes). Throws Error(ErrorCode::usage) for an unknown preset, a --crop/--size that is not N or H,W,
 /// or a --mean/--std count other than 1 or the channel count.
 Preprocess build_preprocess(const PreprocessFlags& flags, const Model& model);
 

@@ -14,8 +14,8 @@ namespace camkit::detail {
 namespace {
 
 struct AttentionRun {
-  at::Tensor logits;                 // as the model returns them, requiring gradients
-  std::vector<at::Tensor> maps;      // per layer, (N * heads, T, T) or (N, heads, T, T)
+  at::Tensor logits;             // as the model returns them, requiring gradients
+  std::vector<at::Tensor> maps;  // per layer, (N * heads, T, T) or (N, heads, T, T)
 };
 
 int64_t token_count(const Layout& l) {
@@ -29,9 +29,14 @@ int64_t token_count(const Layout& l) {
 AttentionRun run_attention(const Model::Impl& m, const at::Tensor& batch) {
   if (m.layout.kind != Layout::tokens || m.layout.prefix < 1)
     throw Error(ErrorCode::model,
-                m.path + ": attention-relevance reads the relevance of the class token for the "
-                         "patch tokens; layer " + m.layer.layer + " is not a token sequence with a "
-                         "class token (its layout is " + m.layout.describe() + ")");
+                m.path +
+                    ": attention-relevance reads the relevance of the class token for the "
+                    "patch tokens; layer " +
+                    m.layer.layer +
+                    " is not a token sequence with a "
+                    "class token (its layout is " +
+                    m.layout.describe() + ")");
+  c10::InferenceMode not_inference(false);  // the caller's mode may be any (Python's)
   torch::AutoGradMode grad(true);
   // The graph executor's optimised plan differentiates fused subgraphs itself and gives the
   // values they return no gradient of their own; the probabilities need autograd's.
@@ -63,8 +68,8 @@ at::Tensor of_input(const at::Tensor& a, int64_t i, int64_t n) {
 std::string check_attention(const Model::Impl& m) {
   try {
     AttentionRun r = run_attention(m, m.probe);
-    const auto g = torch::autograd::grad({r.logits}, r.maps, {logit_weights(r.logits)}, false,
-                                         false, true);
+    const auto g =
+        torch::autograd::grad({r.logits}, r.maps, {logit_weights(r.logits)}, false, false, true);
     for (const at::Tensor& t : g)
       if (t.defined() && t.ne(0).any().item<bool>()) return "";
     return "the logits do not depend on the attention probabilities (their gradients are all "

@@ -53,8 +53,8 @@ HeadInfo no_head(const std::string& reason) {
 
 // The first convolution: the model's input channels and spatial rank (2 for Conv2d).
 std::pair<int, int> first_convolution(torch::jit::Graph& graph, const torch::jit::Module& module) {
-  static const std::set<std::string> convs = {"aten::_convolution", "aten::conv1d",
-                                              "aten::conv2d", "aten::conv3d"};
+  static const std::set<std::string> convs = {"aten::_convolution", "aten::conv1d", "aten::conv2d",
+                                              "aten::conv3d"};
   for (torch::jit::Node* n : graph.nodes()) {
     if (!convs.count(n->kind().toQualString())) continue;
     auto w = detail::attribute_of(n->input(1), module);
@@ -81,8 +81,8 @@ Axes input_axes(const Model::Impl& m) {
 
 // The logits before a final softmax/sigmoid the model applies; `activation` names it.
 Value* before_activation(Value* v, std::string* activation) {
-  static const std::set<std::string> ops = {"aten::softmax", "aten::log_softmax",
-                                            "aten::sigmoid", "aten::sigmoid_"};
+  static const std::set<std::string> ops = {"aten::softmax", "aten::log_softmax", "aten::sigmoid",
+                                            "aten::sigmoid_"};
   torch::jit::Node* n = v->node();
   if (!ops.count(n->kind().toQualString())) return v;
   *activation = detail::op_name(n);
@@ -122,25 +122,33 @@ std::string cam_identity(const Model::Impl& m, const at::Tensor& features,
 // Larger files are not models camkit can hold in memory (ViT-H/14 is 2.5 GB).
 constexpr std::uint64_t kMaxModelBytes = 16ULL << 30;
 
-// Reads the file and its metadata; the graph is analysed by the caller.
-void read_file(Model::Impl& m) {
-  std::error_code ec;
-  if (!std::filesystem::exists(m.path, ec))
-    throw Error(ErrorCode::model, m.path + ": no such model file");
-  if (std::filesystem::is_directory(m.path, ec))
-    throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
-  // A FIFO or a device would block or never end: only regular files of a plausible size.
-  try {
-    io::RegularFile file(m.path, kMaxModelBytes);
-  } catch (const Error& e) {
-    throw Error(ErrorCode::model, e.what());
+// Reads the file (or, when `bytes` is set, the archive held in memory under the name m.path)
+// and its metadata; the graph is analysed by the caller.
+void read_file(Model::Impl& m, const std::string* bytes) {
+  if (!bytes) {
+    std::error_code ec;
+    if (!std::filesystem::exists(m.path, ec))
+      throw Error(ErrorCode::model, m.path + ": no such model file");
+    if (std::filesystem::is_directory(m.path, ec))
+      throw Error(ErrorCode::model, m.path + ": is a directory, not a model file");
+    // A FIFO or a device would block or never end: only regular files of a plausible size.
+    try {
+      io::RegularFile file(m.path, kMaxModelBytes);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::model, e.what());
+    }
   }
   torch::jit::ExtraFilesMap extra{{detail::kMetadataFile, ""}};
   try {
-    m.module = torch::jit::load(m.path, m.device, extra);
+    if (bytes) {
+      std::istringstream in(*bytes);
+      m.module = torch::jit::load(in, m.device, extra);
+    } else {
+      m.module = torch::jit::load(m.path, m.device, extra);
+    }
   } catch (const std::exception& e) {
-    throw Error(ErrorCode::model,
-                m.path + ": not a loadable TorchScript model (" + detail::torch_error(e.what()) + ")");
+    throw Error(ErrorCode::model, m.path + ": not a loadable TorchScript model (" +
+                                      detail::torch_error(e.what()) + ")");
   }
   m.module.eval();
   if (!extra[detail::kMetadataFile].empty())
@@ -154,13 +162,28 @@ void read_file(Model::Impl& m) {
 }  // namespace
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
+  return load_source(path, nullptr, options);
+}
+
+Model Model::load_from_memory(const std::string& bytes, const std::string& name,
+                              const ModelOptions& options) {
+  return load_source(name, &bytes, options);
+}
+
+Model Model::load_source(const std::string& path, const std::string* bytes,
+                         const ModelOptions& options) {
   auto impl = std::make_shared<Impl>();
   Impl& m = *impl;
   m.path = path;
   m.options = options;
   m.device = parse_device(options.device);
   detail::set_torch_threads(options.threads, 0, "lower the thread count (--threads)");
-  read_file(m);
+  // The probe differentiates whatever the calling thread's autograd mode is (a Python caller
+  // may be inside torch.no_grad() or torch.inference_mode()); the modes are the thread's
+  // again on return.
+  c10::InferenceMode not_inference(false);
+  torch::AutoGradMode grad_enabled(true);
+  read_file(m, bytes);
 
   m.graph = torch::jit::toGraphFunction(m.module.get_method("forward").function()).graph()->copy();
   torch::jit::Graph& g = *m.graph;
@@ -203,8 +226,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
                                                   : static_cast<int>(m.metadata.labels.size());
   std::string chosen_by;
   const detail::OutputCandidate& chosen = detail::choose_output(
-      outputs, probe.shapes, options.output.empty() ? m.metadata.output : options.output,
-      declared, path, &chosen_by);
+      outputs, probe.shapes, options.output.empty() ? m.metadata.output : options.output, declared,
+      path, &chosen_by);
   const size_t out_index = static_cast<size_t>(&chosen - outputs.data());
   m.logits = pre[out_index];
   m.output.chosen = chosen.name;
@@ -219,8 +242,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   const at::Tensor& probe_logits = probe.at(m.logits);
   if (probe_logits.dim() > 2 || probe_logits.dim() < 1)
     throw Error(ErrorCode::model, path + ": the output " +
-                                      (chosen.name.empty() ? "" : chosen.name + " ") + "has shape " +
-                                      c10::str(probe_logits.sizes()) +
+                                      (chosen.name.empty() ? "" : chosen.name + " ") +
+                                      "has shape " + c10::str(probe_logits.sizes()) +
                                       ", not one row of logits per input (N, K)" +
                                       (outputs.size() > 1 ? "; choose another with --output" : ""));
   m.num_classes = probe_logits.dim() == 2 ? static_cast<int>(probe_logits.size(1)) : 1;
@@ -229,7 +252,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   else if (!m.metadata.task.empty())
     m.task = *parse_task(m.metadata.task);
   else
-    m.task = m.num_classes == 1 ? Task::binary
+    m.task = m.num_classes == 1                 ? Task::binary
              : m.output.activation == "sigmoid" ? Task::multilabel
                                                 : Task::multiclass;
   if (m.task == Task::multilabel && m.num_classes == 1) m.task = Task::binary;
@@ -238,8 +261,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
                                       std::to_string(m.num_classes) + " (use multilabel)");
   detail::check_metadata(m.metadata, conv_channels, m.num_classes, m.task, path);
   if (m.task == Task::multiclass && m.num_classes == 1)
-    throw Error(ErrorCode::usage, path + ": softmax over a single logit is always 1; a model with "
-                                         "one logit is binary (--scores sigmoid)");
+    throw Error(ErrorCode::usage, path +
+                                      ": softmax over a single logit is always 1; a model with "
+                                      "one logit is binary (--scores sigmoid)");
 
   // Axes of every measured value, tracked from the input.
   const detail::AxisMap axes(g, input_axes(m), probe.shapes);

@@ -80,8 +80,7 @@ const torch::jit::GraphFunction& Model::Impl::attention_fn() const {
       return;
     }
     attention_ = std::make_shared<torch::jit::GraphFunction>(
-        "camkit_attention", detail::tapped_graph(*graph, logits, features, found.values),
-        nullptr);
+        "camkit_attention", detail::tapped_graph(*graph, logits, features, found.values), nullptr);
   });
   if (!attention_) throw Error(ErrorCode::model, path + ": " + attention_error_);
   return *attention_;
@@ -94,13 +93,14 @@ const torch::jit::GraphFunction& Model::Impl::upper_fn() const {
 
 std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) const {
   torch::jit::Module* f = frozen();
-  const c10::IValue out = f ? f->get_method(kTappedMethod)({batch.to(device)})
-                            : call(*tapped, {batch.to(device)});
+  const c10::IValue out =
+      f ? f->get_method(kTappedMethod)({batch.to(device)}) : call(*tapped, {batch.to(device)});
   const auto tuple = out.toTuple();
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
 }
 
 std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& batch) const {
+  c10::InferenceMode not_inference(false);  // the caller's mode may be any (Python's)
   torch::AutoGradMode grad(true);
   const auto tuple = call(gradient_fn(), {batch.to(device)}).toTuple();
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};

@@ -15,6 +15,7 @@
 
 #include "camkit/error.hpp"
 #include "camkit/output_folder.hpp"
+#include "camkit/record.hpp"
 #include "model/threads.hpp"
 #include "pipeline/failures.hpp"
 #include "pipeline/index_journal.hpp"
@@ -50,10 +51,7 @@ class Run {
     const int w = worker_count(o);
     workers_ = w;
     // Inputs decoded ahead of inference, and inputs handed to rendering but not committed.
-    // LibTorch's unoptimised CPU convolution picks its kernel by batch size (the maps then
-    // differ in the last bits), the frozen oneDNN graph does not: batch only on that graph.
-    const bool gradients = method_uses_gradients(o.explain.method);
-    batch_ = model.options().optimize && !gradients && model.max_batch() != 1 ? o.batch_size : 1;
+    batch_ = invariant_batch_size(model, o.explain.method, o.batch_size);
     ahead_ = static_cast<size_t>(2 * batch_ + 4 * w + 2);
     render_limit_ = static_cast<size_t>(batch_ + 4 * w + 2);
   }

@@ -8,6 +8,7 @@
 
 #include "camkit/error.hpp"
 #include "camkit/output.hpp"
+#include "camkit/record.hpp"
 
 namespace camkit::pipeline {
 namespace {
@@ -117,10 +118,7 @@ void decode_item(Item& item, const Model& model, const PipelineOptions& o) {
   item.image_height = image.height;
   item.image_width = image.width;
   item.image_channels = image.channels;
-  if (o.overlay) {
-    item.picture = shrink_to_fit(
-        to_rgb8(image, image.channels == 1 ? o.image_colormap : std::nullopt), o.max_overlay_side);
-  }
+  if (o.overlay) item.picture = overlay_base(image, o.image_colormap, o.max_overlay_side);
   item.state = State::decoded;
 }
 
@@ -153,49 +151,32 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
   const Explanation& ex = item.ex;
   const fs::path dir = record_dir(in);
   const std::string stem = fs::path(in.relative).stem().string();
-  nlohmann::json rec = record_header(item, model, hash);
-  describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
-                       ex.predictions, ex.positives, model);
-  if (const nlohmann::json mo = method_options_json(o.explain); !mo.is_null())
-    rec["method_options"] = mo;
-  const Rgb8& base = item.picture;
-  // Overlays may be drawn smaller than the input (max_overlay_side); regions and boxes are in
-  // input pixels, so they are scaled to the picture, and the record says its size.
-  const double sx = o.overlay ? static_cast<double>(base.width) / item.image_width : 1.0;
-  const double sy = o.overlay ? static_cast<double>(base.height) / item.image_height : 1.0;
-  if (o.overlay) rec["overlay_size"] = {{"width", base.width}, {"height", base.height}};
+  const std::vector<Localization> locs = localize_maps(ex, item.prepared, o.box_threshold);
   const bool raw = o.raw || !o.overlay;
   const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
-  rec["explanations"] = nlohmann::json::array();
-  for (const ClassMap& cm : ex.maps) {
-    nlohmann::json e = prediction_json(cm.prediction, ex.task);
-    const std::string name = stem + "." + std::to_string(cm.prediction.class_index);
-    // CAM's paper normalises the raw map without a ReLU; its successors apply one.
-    const Localization loc =
-        localize(cm.raw, item.prepared, o.box_threshold, method_uses_relu(ex.method));
+  const OverlayStyle style{o.colormap, o.alpha, o.draw_box};
+  std::vector<MapFiles> files(ex.maps.size());
+  for (size_t i = 0; i < ex.maps.size(); ++i) {
+    const std::string name = stem + "." + std::to_string(ex.maps[i].prediction.class_index);
     if (o.overlay) {
-      const Region region{loc.region.x0 * sx, loc.region.y0 * sy, loc.region.x1 * sx,
-                          loc.region.y1 * sy};
-      Rgb8 picture = overlay(base, loc.display, region, o.colormap, o.alpha);
-      if (o.draw_box && loc.box) {
-        const std::uint8_t white[3] = {255, 255, 255};
-        const Box box{loc.box->x0 * sx, loc.box->y0 * sy, loc.box->x1 * sx, loc.box->y1 * sy};
-        draw_box(picture, box, white, std::max(1, std::min(base.width, base.height) / 150));
-      }
+      const Rgb8 picture =
+          render_overlay(item.picture, item.image_width, item.image_height, locs[i], style);
       out.write((dir / (name + ext)).string(), o.format == PictureFormat::jpg
                                                    ? encode_jpeg(picture, o.jpeg_quality)
                                                    : encode_png(picture, o.png_compression));
-      e["overlay"] = name + ext;
+      files[i].overlay = name + ext;
     }
     if (raw) {
-      out.write((dir / (name + ".npy")).string(), encode_npy(cm.raw));
-      e["raw"] = name + ".npy";
+      out.write((dir / (name + ".npy")).string(), encode_npy(ex.maps[i].raw));
+      files[i].raw = name + ".npy";
     }
-    e["box"] = loc.box ? nlohmann::json{loc.box->x0, loc.box->y0, loc.box->x1, loc.box->y1}
-                       : nlohmann::json();
-    rec["explanations"].push_back(e);
   }
-  item.record_text = dump_json(rec, 2) + "\n";
+  RecordInput ri{in.path,         item.image_width, item.image_height, item.image_channels,
+                 in.true_class,   in.true_label,    hash,              std::nullopt};
+  if (o.overlay) ri.overlay_size = std::make_pair(item.picture.width, item.picture.height);
+  if (const nlohmann::json mo = method_options_json(o.explain); !mo.is_null())
+    ri.method_options = mo.dump();
+  item.record_text = explanation_record(model, ri, ex, locs, files);
   // The record as it will be read back on resume, so both paths give the same index line.
   item.record = nlohmann::json::parse(item.record_text);
   item.picture = Rgb8();

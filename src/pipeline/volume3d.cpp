@@ -108,6 +108,8 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
   rec["volume3d"] = volume;
   describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                        ex.predictions, ex.positives, model);
+  if (const nlohmann::json mo = method_options_json(o.explain); !mo.is_null())
+    rec["method_options"] = mo;
   const bool raw = o.raw || !o.overlay;
   const bool relu = method_uses_relu(ex.method);
   const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";

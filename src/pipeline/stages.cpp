@@ -171,8 +171,14 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
       files[i].raw = name + ".npy";
     }
   }
-  RecordInput ri{in.path,         item.image_width, item.image_height, item.image_channels,
-                 in.true_class,   in.true_label,    hash,              std::nullopt};
+  RecordInput ri;
+  ri.input = in.path;
+  ri.image_width = item.image_width;
+  ri.image_height = item.image_height;
+  ri.image_channels = item.image_channels;
+  ri.true_class = in.true_class;
+  ri.true_label = in.true_label;
+  ri.options_hash = hash;
   if (o.overlay) ri.overlay_size = std::make_pair(item.picture.width, item.picture.height);
   if (const nlohmann::json mo = method_options_json(o.explain); !mo.is_null())
     ri.method_options = mo.dump();

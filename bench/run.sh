@@ -28,3 +28,7 @@ echo "== dataset pipeline: 1,000 generated 224x224 JPEGs, overlays written, vs t
 "$build/bench/bench_pipeline" --model="$model" --images=1000 --threads=2
 echo "== peak RSS with 10,000 images (compare with the 1,000-image figure above)"
 "$build/bench/bench_pipeline" --model="$model" --images=10000 --threads=2 --forward=0
+if [ -d "$build/python/camkit" ]; then
+  echo "== from Python: explain vs the forward pass from torch, explain_batch vs hooks + cv2"
+  PYTHONPATH=$build/python /usr/bin/python3 "$here/python_bench.py" --model="$model"
+fi

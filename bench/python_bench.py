@@ -15,8 +15,8 @@
 Every figure is printed with the machine's load average (1 min) just before it was taken and
 the share of the CPUs other processes used while it ran: other users' builds distort
 timings, so figures count when both are low. --wait-idle waits (up to 10 minutes) for the
-load average to fall below the value before each figure. Run by hand (bench/run.sh does);
-not a unit test.
+load average to fall below the value before each figure. Run by `make bench` (bench/run.sh)
+or by hand; not a unit test.
 """
 
 import argparse

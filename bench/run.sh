@@ -34,3 +34,9 @@ model3d=$build/bench/r3d_18_bench.pt
   --frames 16 --input-size 112 --num-classes 400 --skip-camkit-check >/dev/null
 "$build/bench/bench_volume3d" --model="$model3d" --threads=2 \
   --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+if [ -d "$build/python/camkit" ]; then
+  echo "== from Python: explain vs the forward pass from torch, explain_batch vs hooks + cv2"
+  PYTHONPATH=$build/python /usr/bin/python3 "$here/python_bench.py" --model="$model"
+fi
+echo "== the camkit command against PyTorch's eager forward and LibTorch's, wall clock"
+/usr/bin/python3 "$here/cli_bench.py" --camkit "$build/camkit" --threads 2 --vit

@@ -208,11 +208,13 @@ int run_explain(const ExplainArgs& a) {
   walk.note = diagnose;
   std::vector<InputFile> files = expand_inputs(a.inputs, walk);
   // Freezing and optimising the graph costs about as much as a few forward passes and saves a
-  // third of every later one: worth it from a handful of inputs on. Decided on the whole list
-  // (not the inputs left to do), so a resumed run computes exactly what the first one did.
+  // third of every later one: worth it from a handful of inputs on, or from the first input of
+  // Score-CAM (one forward per channel mask). Decided on the whole list (not the inputs left to
+  // do), so a resumed run computes exactly what the first one did.
   if (a.optimize != "auto" && a.optimize != "on" && a.optimize != "off")
     throw Error(ErrorCode::usage, "--optimize " + a.optimize + ": use auto, on or off");
-  mo.optimize = a.optimize == "on" || (a.optimize == "auto" && files.size() >= 8);
+  mo.optimize = a.optimize == "on" ||
+                (a.optimize == "auto" && (files.size() >= 8 || a.method == "scorecam"));
   const Model model = Model::load(a.model, mo);
   const std::string& declared = model.metadata().volume;
   if (model.input_spec().rank == 3) {
@@ -400,7 +402,8 @@ Runner add_explain(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, thread_limit()));
   cmd->add_option("--optimize", a->optimize,
-                  "Freeze and optimise the graph for inference: auto (from 8 inputs on), on, off")
+                  "Freeze and optimise the graph for inference: auto (from 8 inputs on, and for "
+                  "Score-CAM), on, off")
       ->capture_default_str();
   return [a] { return run_explain(*a); };
 }

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build/sanitize}
 jobs=${JOBS:-$(nproc)}
 seconds=${FUZZ_SECONDS:-20}
-fuzzers=${FUZZERS:-npy dicom image metadata csv}
+fuzzers=${FUZZERS:-npy dicom image nifti metadata csv}
 cxx=${CAMKIT_SANITIZE_CXX:-clang++-14}
 
 start=$(date +%s)

@@ -11,7 +11,7 @@ right refusal (exit code and the words that say why). Traps: a head that pools a
 normalises (default layer must lie before the pooling), channels-last stages, (features, logits)
 and (logits, features) tuples, dicts with and without a "logits" key, several inputs, a path
 without gradients (inference-only kernels; a rounding), heads with a LayerNorm or an
-activation, a 3-D network, a graph that fixes its batch size, a token model, a final softmax,
+activation, a 3-D network given a picture, a 1-D network, a graph that fixes its batch size, a token model, a final softmax,
 multi-label scores, pooled or shapeless --layer choices, and the record of a gradient method.
 """
 
@@ -405,11 +405,41 @@ def test_heads_with_an_activation_are_refused_for_cam_with_its_name():
           "Grad-CAM with a Hardswish head")
 
 
-def test_a_3d_network_is_a_model_error():
+def test_a_3d_network_takes_volumes_and_refuses_pictures():
+    # docs/volumes3d.md: a [D, H, W] array is a volume of one channel; a picture is no volume.
     path = save(seeded(Conv3d()), "conv3d", example=torch.randn(1, 1, 8, 16, 16))
+    x_path, _ = image()  # (3, H, W): three slices
+    out = os.path.join(ct.TMP, "o3d")
+    ct.run("explain", path, x_path, "--raw", "-o", out)
+    rec = json.load(open(os.path.join(out, "x5.json")))
+    assert rec["image"]["depth"] == 3 and len(rec["feature_shape"]) == 4, rec
+    raw = np.load(os.path.join(out, rec["explanations"][0]["raw"]))
+    assert raw.ndim == 3, raw.shape
+    png = os.path.join(ct.TMP, "picture.png")
+    with open(png, "wb") as f:  # a 1x1 grey PNG
+        f.write(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+                              "3a7e9b550000000a49444154789c63600000000200015d0ea8d00000000049"
+                              "454e44ae426082"))
+    r = ct.run("explain", path, png, "-o", os.path.join(ct.TMP, "o3dp"), expect=1)
+    assert "picture.png" in r.stderr and "volume" in r.stderr and "Traceback" not in r.stderr, \
+        r.stderr
+
+
+class Conv1d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 8, 3)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean(2))
+
+
+def test_a_1d_network_is_a_model_error():
+    path = save(seeded(Conv1d()), "conv1d", example=torch.randn(1, 3, 16))
     x_path, _ = image()
-    r = ct.run("explain", path, x_path, "-o", os.path.join(ct.TMP, "o3d"), expect=3)
-    assert "3-D" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = ct.run("explain", path, x_path, "-o", os.path.join(ct.TMP, "o1d"), expect=3)
+    assert "1-D" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_a_graph_traced_for_batch_one_still_runs_batches():

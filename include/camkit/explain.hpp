@@ -46,11 +46,16 @@ enum class Method {
   eigengradcam,         ///< first principal component of gradients x activations
   /// Omeiza et al. 2019: Grad-CAM++ with derivatives averaged over noisy copies of the input
   smoothgradcam_pp,
+  /// Springenberg et al. 2015: the input gradient through ReLUs that pass back only positive
+  /// gradients of positive inputs; an input-resolution map
+  guided_backprop,
+  /// Selvaraju et al. 2017: guided backpropagation times the upsampled Grad-CAM map
+  guided_gradcam,
 };
 
 /// "cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
 /// "ablationcam", "eigencam", "attention-relevance", "gradcam-elementwise", "eigengradcam",
-/// "smoothgradcam++"; nullopt otherwise.
+/// "smoothgradcam++", "guided-backprop", "guided-gradcam"; nullopt otherwise.
 std::optional<Method> parse_method(std::string_view name);
 std::string method_name(Method method);
 /// All method names, for help texts.

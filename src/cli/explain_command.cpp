@@ -347,8 +347,9 @@ Runner add_explain(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print each record as one JSON line on stdout");
   cmd->add_option("-m,--method", a->method,
                   "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, gradcam-elementwise, "
-                  "eigengradcam, smoothgradcam++, scorecam, ablationcam, eigencam, "
-                  "attention-relevance; auto: cam when the model has a CAM head, else gradcam")
+                  "eigengradcam, smoothgradcam++, guided-backprop, guided-gradcam, scorecam, "
+                  "ablationcam, eigencam, attention-relevance; auto: cam when the model has a CAM "
+                  "head, else gradcam")
       ->capture_default_str();
   cmd->add_flag("--eigen-smooth", a->eigen_smooth,
                 "Gradient methods: the first principal component of the weighted activations "

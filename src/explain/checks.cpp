@@ -51,7 +51,8 @@ void check_method(const Model& model, const ExplainOptions& options) {
   std::string why;
   // Whether gradients reach the layer was settled by the probe at load.
   check_method_options(options);
-  if (is_gradient_method(method) || method == Method::smoothgradcam_pp)
+  if (is_gradient_method(method) || method == Method::smoothgradcam_pp ||
+      method == Method::guided_backprop || method == Method::guided_gradcam)
     why = m.layer.gradient_error;
   else if (method == Method::ablationcam)
     why = m.checked(2, [&m] { return check_cut(m); });

@@ -66,6 +66,12 @@ std::vector<Explanation> explain_augmented(const Explainer& explainer,
                                            const std::vector<const Prepared*>& inputs,
                                            const ExplainOptions& options);
 
+/// Guided backpropagation and Guided Grad-CAM (docs/methods.md): input-resolution raw maps
+/// (H, W), predictions and classes from a Grad-CAM pass at the layer.
+std::vector<Explanation> explain_guided(const Explainer& explainer, const Model& model,
+                                        const std::vector<const Prepared*>& inputs,
+                                        const ExplainOptions& options);
+
 /// Smooth Grad-CAM++ maps (k, h, w) for one input x (C_in, H, W) whose clean activations are
 /// a (C, h, w): gradients of ExplainOptions::samples noisy copies (detail in docs/methods.md).
 at::Tensor smoothgradcam_pp_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,

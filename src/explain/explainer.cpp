@@ -56,7 +56,9 @@ constexpr MethodName kMethods[] = {{Method::cam, "cam"},
                                    {Method::attention_relevance, "attention-relevance"},
                                    {Method::gradcam_elementwise, "gradcam-elementwise"},
                                    {Method::eigengradcam, "eigengradcam"},
-                                   {Method::smoothgradcam_pp, "smoothgradcam++"}};
+                                   {Method::smoothgradcam_pp, "smoothgradcam++"},
+                                   {Method::guided_backprop, "guided-backprop"},
+                                   {Method::guided_gradcam, "guided-gradcam"}};
 
 }  // namespace
 
@@ -84,7 +86,8 @@ bool method_uses_relu(Method method) {
 
 bool method_uses_gradients(Method method) {
   return detail::is_gradient_method(method) || method == Method::attention_relevance ||
-         method == Method::smoothgradcam_pp;
+         method == Method::smoothgradcam_pp || method == Method::guided_backprop ||
+         method == Method::guided_gradcam;
 }
 
 Explainer::Explainer(const Model& model) : model_(model) {}
@@ -104,6 +107,8 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   const Method method = options.method;
   detail::check_method(model_, options);
   if (options.aug_smooth) return detail::explain_augmented(*this, inputs, options);
+  if (method == Method::guided_backprop || method == Method::guided_gradcam)
+    return detail::explain_guided(*this, model_, inputs, options);
   if (m.max_batch == 1 && inputs.size() > 1) {  // the graph fixes a batch of one
     std::vector<Explanation> out;
     for (const Prepared* p : inputs) out.push_back(explain_batch({p}, options).front());

@@ -208,6 +208,49 @@ def aug_smooth(fn, model, x, layer, class_index):
     return total / len(AUGMENTATIONS)
 
 
+# ---------------------------------------------------------------- guided backpropagation
+
+
+def guided_gradient(model, x, class_index):
+    """d y_c / d x [C_in, H, W] (float32) through the model with every nn.ReLU's backward
+    replaced by Springenberg et al.'s guided rule: a full backward hook returns
+    ReLU(grad_input), i.e. ReLU(grad_output) where the ReLU's input was positive. Runs on a
+    copy whose ReLUs are not in place (backward hooks refuse in-place outputs)."""
+    import copy
+
+    guided = copy.deepcopy(model)
+    handles = []
+    for m in guided.modules():
+        if isinstance(m, torch.nn.ReLU):
+            m.inplace = False
+            handles.append(m.register_full_backward_hook(
+                lambda _m, grad_in, _out: (grad_in[0].clamp(min=0),)))
+    try:
+        with torch.enable_grad():
+            xg = x.detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(_logits(guided(xg))[0, class_index], xg)
+    finally:
+        for h in handles:
+            h.remove()
+    return g[0].detach()
+
+
+def guided_backprop(model, x, layer, class_index):
+    """Guided backpropagation as one map [H, W] (float64): max over input channels of
+    |guided gradient|. layer is unused (kept for the common signature)."""
+    return guided_gradient(model, x, class_index).double().abs().amax(dim=0)
+
+
+def guided_gradcam(model, x, layer, class_index):
+    """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backpropagation times the
+    Grad-CAM map at `layer`, ReLU'd and upsampled bilinearly (align_corners=False) to the input
+    size; reduced to one channel as guided_backprop (the Grad-CAM factor is >= 0)."""
+    cam = F.relu(gradcam(model, x, layer, class_index).float())
+    up = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear",
+                       align_corners=False)[0, 0]
+    return guided_backprop(model, x, layer, class_index) * up.double()
+
+
 # ---------------------------------------------------------------- perturbation methods
 
 
@@ -317,7 +360,8 @@ GRADIENT_METHODS = {"gradcam": gradcam, "gradcam++": gradcam_pp, "xgradcam": xgr
                     "layercam": layercam, "hirescam": hirescam,
                     "gradcam-elementwise": gradcam_elementwise, "eigengradcam": eigengradcam}
 METHODS = ("cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
-           "ablationcam", "eigencam", "gradcam-elementwise", "eigengradcam")
+           "ablationcam", "eigencam", "gradcam-elementwise", "eigengradcam", "guided-backprop",
+           "guided-gradcam")
 # Display: ReLU before upsampling and min-max for every method but CAM.
 DISPLAY_RELU = {m: m != "cam" for m in METHODS}
 

@@ -286,6 +286,8 @@ def make_layer(model, x, spec, path, classes, weight, logits, out_dir):
             "eigencam": ref.eigencam(model, x, layer),
             "gradcam-elementwise": ref.gradcam_elementwise(model, x, layer, cls),
             "eigengradcam": ref.eigengradcam(model, x, layer, cls),
+            "guided-backprop": ref.guided_backprop(model, x, layer, cls),
+            "guided-gradcam": ref.guided_gradcam(model, x, layer, cls),
         }
         if is_gap:
             raws["cam"] = ref.cam(model, x, layer, cls, weight)

@@ -157,9 +157,25 @@ TEST(MethodOptions, AugSmoothKeepsTheUnaugmentedPredictions) {
   EXPECT_EQ(augmentations().front().scale, 1.0f);
 }
 
+TEST(MethodOptions, GuidedBackpropLeavesTheModelAsLoaded) {
+  const Model model = resnet("layer4.1.conv2");
+  ExplainOptions eo;
+  eo.method = Method::gradcam;
+  const auto before = Explainer(model).explain(resnet_input(), eo).maps[0].raw.data;
+  eo.method = Method::guided_gradcam;
+  const Explanation guided = Explainer(model).explain(resnet_input(), eo);
+  ASSERT_EQ(guided.maps.size(), 1u);
+  EXPECT_EQ(guided.method, Method::guided_gradcam);
+  EXPECT_EQ(guided.maps[0].raw.height, resnet_input().height);  // input resolution
+  EXPECT_EQ(guided.maps[0].raw.width, resnet_input().width);
+  eo.method = Method::gradcam;
+  EXPECT_EQ(Explainer(model).explain(resnet_input(), eo).maps[0].raw.data, before);
+}
+
 TEST(MethodOptions, RefusedWhereNotDefined) {
   const Model model = resnet();
-  for (Method m : {Method::cam, Method::eigencam, Method::eigengradcam, Method::scorecam}) {
+  for (Method m : {Method::cam, Method::eigencam, Method::eigengradcam, Method::scorecam,
+                   Method::guided_backprop}) {
     ExplainOptions eo;
     eo.method = m;
     eo.eigen_smooth = true;

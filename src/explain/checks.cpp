@@ -48,6 +48,13 @@ void check_method(const Model& model, const ExplainOptions& options) {
                                       ". Gradient-based methods explain models without one: "
                                       "--method gradcam");
   if (!m.layer.found) throw Error(ErrorCode::model, model.path() + ": " + m.layer.reason);
+  // Flips and guided ReLUs are defined and tested on images only.
+  if (m.spatial_dims == 3 &&
+      (method == Method::guided_backprop || method == Method::guided_gradcam || options.aug_smooth))
+    throw Error(ErrorCode::usage,
+                model.path() + ": " +
+                    (options.aug_smooth ? std::string("--aug-smooth") : method_name(method)) +
+                    " is for image models; 3-D models take the other methods");
   std::string why;
   // Whether gradients reach the layer was settled by the probe at load.
   check_method_options(options);

@@ -355,6 +355,17 @@ def test_a_2d_image_for_a_3d_model_is_refused():
     assert "3-D model" in r.stderr, r.stderr
 
 
+def test_image_only_methods_are_refused_for_3d_models_before_any_input():
+    path = export(small(), "small3d_guided", 1, 8, 16, 16, 3)
+    x_path, _ = volume_npy(12, (8, 16, 16))
+    for flags in (("--method", "guided-backprop"), ("--method", "guided-gradcam"),
+                  ("--method", "gradcam", "--aug-smooth")):
+        r = ct.run("explain", path, x_path, *flags, "-o", os.path.join(ct.TMP, "oguided"),
+                   expect=2)
+        assert "is for image models; 3-D models take the other methods" in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(ct.TMP, "oguided", "v12_8x16x16.json"))
+
+
 def test_a_volume_of_the_wrong_depth_is_refused():
     model = small()
     path = export(model, "small3d_depth", 1, 8, 16, 16, 3)

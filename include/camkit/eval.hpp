@@ -234,7 +234,7 @@ struct EvalReport {
   /// false: no boxes were given; the report holds counts, classification (when labels were
   /// given) and faithfulness only.
   bool localisation = true;
-  bool classification = false;  ///< labels were given without boxes
+  bool classification = false;                     ///< labels were given without boxes
   std::optional<FaithfulnessReport> faithfulness;  ///< when asked for (--faithfulness)
 };
 
@@ -252,7 +252,7 @@ class Evaluation {
   void add_multilabel(const ImageRecord& record);
   EvalOptions options_;
   EvalReport sums_;
-  std::map<int, std::pair<int, int>> pointing_by_class_;  ///< hits, trials
+  std::map<int, std::pair<int, int>> pointing_by_class_;     ///< hits, trials
   std::vector<std::vector<std::pair<float, bool>>> scored_;  ///< multi-label, per class
   double f1_sum_ = 0;
   int exact_ = 0, multilabel_images_ = 0;

@@ -6,7 +6,8 @@
 //   if (!head.found) std::cerr << head.reason << "\n";      // e.g. VGG: no CAM head
 //   std::cout << head.feature_layer << " -> " << head.classifier << "\n";   // "layer4 -> fc"
 //   camkit::Preprocess pre = model.preprocess();              // from the embedded metadata
-//   std::cout << model.layer().layer << " " << model.layer().layout << "\n";  // "layer4 channels-first"
+//   std::cout << model.layer().layer << " " << model.layer().layout << "\n";  // "layer4
+//   channels-first"
 //
 // Verify, then trust: load() runs the model once on a seeded probe input and establishes what
 // every method relies on — which output holds the logits (OutputInfo), how many there are and

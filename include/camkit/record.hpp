@@ -78,8 +78,8 @@ struct MapFiles {
 /// camkit explain writes as <stem>.json. `locs` and `files` (empty, or one per map) in map
 /// order. Fields: input, image, model, options_hash, true_class/true_label, method, task,
 /// feature_layer, layout, feature_shape, predictions, decision (binary), positives
-/// (multi-label), method_options, overlay_size, explanations [{class, label, score, logit, positive, overlay,
-/// raw, box}].
+/// (multi-label), method_options, overlay_size, explanations [{class, label, score, logit,
+/// positive, overlay, raw, box}].
 std::string explanation_record(const Model& model, const RecordInput& input, const Explanation& ex,
                                const std::vector<Localization>& locs,
                                const std::vector<MapFiles>& files);

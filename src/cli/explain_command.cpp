@@ -218,8 +218,8 @@ int run_explain(const ExplainArgs& a) {
   // do), so a resumed run computes exactly what the first one did.
   if (a.optimize != "auto" && a.optimize != "on" && a.optimize != "off")
     throw Error(ErrorCode::usage, "--optimize " + a.optimize + ": use auto, on or off");
-  mo.optimize = a.optimize == "on" ||
-                (a.optimize == "auto" && (files.size() >= 8 || a.method == "scorecam"));
+  mo.optimize =
+      a.optimize == "on" || (a.optimize == "auto" && (files.size() >= 8 || a.method == "scorecam"));
   const Model model = Model::load(a.model, mo);
   const std::string& declared = model.metadata().volume;
   if (model.input_spec().rank == 3) {

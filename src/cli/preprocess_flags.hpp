@@ -17,8 +17,8 @@ using PreprocessFlags = PreprocessChanges;
 void add_preprocess_flags(CLI::App* cmd, PreprocessFlags& flags);
 
 /// The recipe: flags override the preset, which overrides the model's embedded metadata
-/// (apply_changes). Throws Error(ErrorCode::usage) for an unknown preset, a --crop/--size that is not N or H,W,
-/// or a --mean/--std count other than 1 or the channel count.
+/// (apply_changes). Throws Error(ErrorCode::usage) for an unknown preset, a --crop/--size that is
+/// not N or H,W, or a --mean/--std count other than 1 or the channel count.
 Preprocess build_preprocess(const PreprocessFlags& flags, const Model& model);
 
 }  // namespace camkit::cli

@@ -155,8 +155,8 @@ void Evaluation::add_multilabel(const ImageRecord& r) {
   for (int c : r.positives) both += contains(r.labels, c);
   const size_t total = r.positives.size() + r.labels.size();
   f1_sum_ += total == 0 ? 1.0 : 2.0 * both / static_cast<double>(total);
-  exact_ += both == static_cast<int>(r.positives.size()) &&
-            both == static_cast<int>(r.labels.size());
+  exact_ +=
+      both == static_cast<int>(r.positives.size()) && both == static_cast<int>(r.labels.size());
   ++multilabel_images_;
 }
 

@@ -82,17 +82,19 @@ nlohmann::ordered_json faithfulness_json(const FaithfulnessReport& f) {
 std::string multilabel_line(const MultiLabelMetrics& m) {
   return "multi-label: mean AUROC " + (m.mean_auroc ? fixed(*m.mean_auroc, 4) : std::string("-")) +
          " over " + std::to_string(m.auroc_classes) + " of " +
-         std::to_string(m.class_auroc.size()) + " classes; per image F1 " +
-         percent(m.example_f1) + ", exact match " + percent(m.exact_match) + " (" +
-         std::to_string(m.images) + " images)\n";
+         std::to_string(m.class_auroc.size()) + " classes; per image F1 " + percent(m.example_f1) +
+         ", exact match " + percent(m.exact_match) + " (" + std::to_string(m.images) + " images)\n";
 }
 
 nlohmann::ordered_json multilabel_json(const MultiLabelMetrics& m) {
   nlohmann::ordered_json per = nlohmann::ordered_json::array();
   for (const Rate& a : m.class_auroc) per.push_back(value(a));
-  return {{"images", m.images},       {"mean_auroc", value(m.mean_auroc)},
-          {"auroc_classes", m.auroc_classes}, {"class_auroc", per},
-          {"example_f1", value(m.example_f1)}, {"exact_match", value(m.exact_match)}};
+  return {{"images", m.images},
+          {"mean_auroc", value(m.mean_auroc)},
+          {"auroc_classes", m.auroc_classes},
+          {"class_auroc", per},
+          {"example_f1", value(m.example_f1)},
+          {"exact_match", value(m.exact_match)}};
 }
 
 }  // namespace
@@ -103,7 +105,8 @@ std::string format_table(const EvalReport& r) {
                       std::to_string(r.skipped) + " skipped (no boxes: no localisation)\n";
     if (r.classification) {
       out += "classification: top-1 " + percent(r.top1_cls);
-      if (r.options.top_k > 1) out += ", top-" + std::to_string(r.options.top_k) + " " + percent(r.topk_cls);
+      if (r.options.top_k > 1)
+        out += ", top-" + std::to_string(r.options.top_k) + " " + percent(r.topk_cls);
       out += "\n";
     }
     if (r.multilabel) out += multilabel_line(*r.multilabel);

@@ -203,8 +203,8 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
       } else if (method == Method::smoothgradcam_pp) {
         maps = detail::smoothgradcam_pp_maps(m, batch[i], features[i].to(at::kFloat), cls, options);
       } else if (method == Method::scorecam) {
-        maps = detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls,
-                                     options.batch_size);
+        maps =
+            detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls, options.batch_size);
       } else {
         std::vector<c10::IValue> mine;
         for (const auto& v : crossing)
@@ -224,8 +224,7 @@ std::vector<std::vector<float>> Explainer::scores(const std::vector<const Prepar
   if (!m.layer.found) throw Error(ErrorCode::model, model_.path() + ": " + m.layer.reason);
   torch::NoGradGuard no_grad;
   std::vector<std::vector<float>> out;
-  const size_t step =
-      static_cast<size_t>(m.max_batch == 1 ? 1 : std::max(1, batch_size));
+  const size_t step = static_cast<size_t>(m.max_batch == 1 ? 1 : std::max(1, batch_size));
   for (size_t start = 0; start < inputs.size(); start += step) {
     const std::vector<const Prepared*> chunk(
         inputs.begin() + start, inputs.begin() + std::min(inputs.size(), start + step));

@@ -5,8 +5,8 @@
 
 #include "camkit/error.hpp"
 #include "explain/explain_impl.hpp"
-#include "model/layout.hpp"
 #include "methods/methods.hpp"
+#include "model/layout.hpp"
 
 namespace camkit::detail {
 

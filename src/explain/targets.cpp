@@ -71,8 +71,7 @@ Selection select_classes(const at::Tensor& logits, const ExplainOptions& options
     std::iota(order.begin(), order.end(), 0);
     // Regression outputs are values, not competing classes: they keep their order.
     if (task != Task::regression)
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int a, int b) { return lg[a] > lg[b]; });
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return lg[a] > lg[b]; });
     const int top = std::clamp(options.top_k, 1, k);
     for (int j = 0; j < top; ++j)
       ex.predictions.push_back(predict(model, lg, sc, order[j], options));
@@ -98,8 +97,9 @@ void add_maps(Explanation& ex, const std::vector<int>& classes, const at::Tensor
   const at::Tensor lg = logits_row.to(at::kCPU, at::kFloat).contiguous().view({1, -1});
   const at::Tensor sc = scores_of(lg, model.task()).contiguous();
   for (size_t j = 0; j < classes.size(); ++j)
-    ex.maps.push_back({predict(model, lg.data_ptr<float>(), sc.data_ptr<float>(), classes[j], options),
-                       to_map(maps[static_cast<int64_t>(j)])});
+    ex.maps.push_back(
+        {predict(model, lg.data_ptr<float>(), sc.data_ptr<float>(), classes[j], options),
+         to_map(maps[static_cast<int64_t>(j)])});
 }
 
 Map to_map(const at::Tensor& hw) {

@@ -83,9 +83,10 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
       // The exam's logit (or each slice's own, for per-slice logits) for class c_j.
       at::Tensor go = at::zeros_like(logits);
       go.view({lg.size(0), -1}).select(1, classes[j]).fill_(1);
-      const at::Tensor g = detail::channels_first(
-          torch::autograd::grad({logits}, {features}, {go}, /*retain_graph=*/j + 1 < classes.size())[0],
-          m.layout);
+      const at::Tensor g =
+          detail::channels_first(torch::autograd::grad({logits}, {features}, {go},
+                                                       /*retain_graph=*/j + 1 < classes.size())[0],
+                                 m.layout);
       torch::NoGradGuard no_grad;
       std::vector<at::Tensor> per;
       for (int64_t i = 0; i < s; ++i)
@@ -104,8 +105,8 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
   const at::Tensor sc = detail::scores_of(exam, out.task).contiguous();
   for (size_t j = 0; j < classes.size(); ++j) {
     VolumeClassMaps vm;
-    vm.prediction = detail::predict(model_, exam.data_ptr<float>(), sc.data_ptr<float>(),
-                                    classes[j], options);
+    vm.prediction =
+        detail::predict(model_, exam.data_ptr<float>(), sc.data_ptr<float>(), classes[j], options);
     const at::Tensor mj = maps[j].to(at::kCPU, at::kFloat);
     detail::check_finite(mj, "the maps");
     for (int64_t i = 0; i < s; ++i) vm.slices.push_back(detail::to_map(mj[i]));

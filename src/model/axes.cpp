@@ -1,6 +1,4 @@
 // Axis tracking: the label of every tensor dimension of the inlined graph (layout.hpp).
-#include "model/layout.hpp"
-
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -9,6 +7,7 @@
 
 #include "camkit/error.hpp"
 #include "model/graph.hpp"
+#include "model/layout.hpp"
 
 namespace camkit::detail {
 namespace {
@@ -24,42 +23,109 @@ bool is_tensor(const Value* v) {
 
 // Ops whose output has the shape and meaning of input 0, axis for axis.
 const std::set<std::string>& preserving_ops() {
-  static const std::set<std::string> ops = {
-      "relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "hardtanh",
-      "relu6", "leaky_relu", "elu", "selu", "celu", "mish", "softplus", "prelu", "glu",
-      "dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "batch_norm",
-      "instance_norm", "group_norm", "layer_norm", "clone", "contiguous", "detach", "to",
-      "type_as", "float", "softmax", "log_softmax", "neg", "abs", "exp", "log", "sqrt", "rsqrt",
-      "clamp", "clamp_min", "clamp_max", "masked_fill", "fill", "zero", "square", "reciprocal",
-      "erf", "sign", "frobenius_norm", "pad", "constant_pad_nd", "reflection_pad1d",
-      "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d",
-      "replication_pad3d", "upsample_bilinear2d", "upsample_nearest2d", "upsample_bicubic2d",
-      "upsample_trilinear3d", "upsample_nearest3d", "upsample_linear1d", "upsample_nearest1d",
-      "interpolate", "native_dropout", "channel_shuffle", "local_response_norm"};
+  static const std::set<std::string> ops = {"relu",
+                                            "gelu",
+                                            "silu",
+                                            "sigmoid",
+                                            "tanh",
+                                            "hardswish",
+                                            "hardsigmoid",
+                                            "hardtanh",
+                                            "relu6",
+                                            "leaky_relu",
+                                            "elu",
+                                            "selu",
+                                            "celu",
+                                            "mish",
+                                            "softplus",
+                                            "prelu",
+                                            "glu",
+                                            "dropout",
+                                            "feature_dropout",
+                                            "alpha_dropout",
+                                            "feature_alpha_dropout",
+                                            "batch_norm",
+                                            "instance_norm",
+                                            "group_norm",
+                                            "layer_norm",
+                                            "clone",
+                                            "contiguous",
+                                            "detach",
+                                            "to",
+                                            "type_as",
+                                            "float",
+                                            "softmax",
+                                            "log_softmax",
+                                            "neg",
+                                            "abs",
+                                            "exp",
+                                            "log",
+                                            "sqrt",
+                                            "rsqrt",
+                                            "clamp",
+                                            "clamp_min",
+                                            "clamp_max",
+                                            "masked_fill",
+                                            "fill",
+                                            "zero",
+                                            "square",
+                                            "reciprocal",
+                                            "erf",
+                                            "sign",
+                                            "frobenius_norm",
+                                            "pad",
+                                            "constant_pad_nd",
+                                            "reflection_pad1d",
+                                            "reflection_pad2d",
+                                            "reflection_pad3d",
+                                            "replication_pad1d",
+                                            "replication_pad2d",
+                                            "replication_pad3d",
+                                            "upsample_bilinear2d",
+                                            "upsample_nearest2d",
+                                            "upsample_bicubic2d",
+                                            "upsample_trilinear3d",
+                                            "upsample_nearest3d",
+                                            "upsample_linear1d",
+                                            "upsample_nearest1d",
+                                            "interpolate",
+                                            "native_dropout",
+                                            "channel_shuffle",
+                                            "local_response_norm"};
   return ops;
 }
 
 // Elementwise ops of several tensors (broadcasting).
 const std::set<std::string>& broadcast_ops() {
-  static const std::set<std::string> ops = {"add", "sub", "mul", "div", "rsub", "maximum",
-                                            "minimum", "pow", "where", "true_divide",
-                                            "floor_divide", "remainder", "addcmul", "addcdiv",
-                                            "lerp", "hypot", "fmod"};
+  static const std::set<std::string> ops = {
+      "add",     "sub",     "mul",   "div",         "rsub",         "maximum",
+      "minimum", "pow",     "where", "true_divide", "floor_divide", "remainder",
+      "addcmul", "addcdiv", "lerp",  "hypot",       "fmod"};
   return ops;
 }
 
 const std::set<std::string>& pooling_ops() {
-  static const std::set<std::string> ops = {
-      "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
-      "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-      "max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
-      "max_pool3d_with_indices", "lp_pool2d"};
+  static const std::set<std::string> ops = {"adaptive_avg_pool1d",
+                                            "adaptive_avg_pool2d",
+                                            "adaptive_avg_pool3d",
+                                            "adaptive_max_pool1d",
+                                            "adaptive_max_pool2d",
+                                            "adaptive_max_pool3d",
+                                            "avg_pool1d",
+                                            "avg_pool2d",
+                                            "avg_pool3d",
+                                            "max_pool1d",
+                                            "max_pool2d",
+                                            "max_pool3d",
+                                            "max_pool2d_with_indices",
+                                            "max_pool3d_with_indices",
+                                            "lp_pool2d"};
   return ops;
 }
 
 const std::set<std::string>& reduction_ops() {
-  static const std::set<std::string> ops = {"mean", "sum", "amax", "amin", "max", "min",
-                                            "std", "var", "logsumexp", "norm", "prod"};
+  static const std::set<std::string> ops = {"mean", "sum", "amax",      "amin", "max", "min",
+                                            "std",  "var", "logsumexp", "norm", "prod"};
   return ops;
 }
 
@@ -270,7 +336,8 @@ void AxisMap::visit(Node* n) {
     for (size_t i = 0; i < n->outputs().size(); ++i) {
       const Axes* first = find(taken.front()->outputs()[i]);
       bool same = first != nullptr;
-      for (Block* b : taken) same = same && find(b->outputs()[i]) && *find(b->outputs()[i]) == *first;
+      for (Block* b : taken)
+        same = same && find(b->outputs()[i]) && *find(b->outputs()[i]) == *first;
       if (same) set(n->output(i), *first);
     }
     return;
@@ -448,9 +515,9 @@ void AxisMap::visit(Node* n) {
     Axes r;
     auto dim = n->inputs().size() >= 2 ? constant_of(n->input(1)) : std::nullopt;
     for (size_t d = 0; d < rank; ++d) {
-      const bool drop = (*in_shape)[d] == 1 &&
-                        (!dim || !dim->isInt() ||
-                         normalise_dim(dim->toInt(), rank) == static_cast<int>(d));
+      const bool drop =
+          (*in_shape)[d] == 1 &&
+          (!dim || !dim->isInt() || normalise_dim(dim->toInt(), rank) == static_cast<int>(d));
       if (!drop) r.push_back((*a)[d]);
     }
     set(out, r);
@@ -475,19 +542,19 @@ void AxisMap::visit(Node* n) {
     const int d = normalise_dim(dim->toInt(), rank);
     Axis& x = r[d];
     if (x.kind == Axis::grid) {
-      const std::int64_t cells = std::accumulate(
-          x.cells.begin(), x.cells.end(), std::int64_t{1},
-          [](std::int64_t p, const auto& c) { return p * c.second; });
+      const std::int64_t cells =
+          std::accumulate(x.cells.begin(), x.cells.end(), std::int64_t{1},
+                          [](std::int64_t p, const auto& c) { return p * c.second; });
       const std::int64_t total = x.prefix + cells + x.suffix;
-      const std::int64_t s0 = start && start->isInt() ? std::clamp<std::int64_t>(
-                                                            start->toInt() < 0 ? start->toInt() + total
-                                                                               : start->toInt(),
-                                                            0, total)
-                                                      : 0;
+      const std::int64_t s0 =
+          start && start->isInt()
+              ? std::clamp<std::int64_t>(
+                    start->toInt() < 0 ? start->toInt() + total : start->toInt(), 0, total)
+              : 0;
       const std::int64_t e0 =
           end && end->isInt()
-              ? std::clamp<std::int64_t>(end->toInt() < 0 ? end->toInt() + total : end->toInt(),
-                                         0, total)
+              ? std::clamp<std::int64_t>(end->toInt() < 0 ? end->toInt() + total : end->toInt(), 0,
+                                         total)
               : total;
       const bool unit = !step || !step->isInt() || step->toInt() == 1;
       if (unit && s0 <= x.prefix && e0 >= x.prefix + cells) {

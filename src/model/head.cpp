@@ -16,27 +16,14 @@ namespace prim = c10::prim;
 
 // Ops that pass a tensor's values through unchanged in eval mode (shape changes, dropout).
 bool is_identity_like(const Node* n) {
-  static const std::set<c10::Symbol> ops = {aten::flatten,
-                                            aten::view,
-                                            aten::reshape,
-                                            aten::squeeze,
-                                            aten::contiguous,
-                                            aten::clone,
-                                            aten::detach,
-                                            aten::dropout,
-                                            aten::dropout_,
-                                            aten::feature_dropout,
-                                            aten::feature_dropout_,
-                                            aten::alpha_dropout,
-                                            aten::alpha_dropout_,
-                                            aten::to,
-                                            aten::feature_alpha_dropout,
-                                            aten::feature_alpha_dropout_,
-                                            aten::unsqueeze,
-                                            // After the pooling these move size-1 dimensions
-                                            // (ConvNeXt's LayerNorm2d permutes the pooled map).
-                                            aten::permute,
-                                            aten::transpose};
+  static const std::set<c10::Symbol> ops = {
+      aten::flatten, aten::view, aten::reshape, aten::squeeze, aten::contiguous, aten::clone,
+      aten::detach, aten::dropout, aten::dropout_, aten::feature_dropout, aten::feature_dropout_,
+      aten::alpha_dropout, aten::alpha_dropout_, aten::to, aten::feature_alpha_dropout,
+      aten::feature_alpha_dropout_, aten::unsqueeze,
+      // After the pooling these move size-1 dimensions
+      // (ConvNeXt's LayerNorm2d permutes the pooled map).
+      aten::permute, aten::transpose};
   return ops.count(n->kind()) > 0;
 }
 
@@ -61,16 +48,33 @@ bool only_returned(const Node* n) {
 
 // An op the way users know it from torch.nn: "LayerNorm", "Hardswish".
 std::string user_name(const Node* n) {
-  static const std::map<std::string, std::string> names = {
-      {"layer_norm", "LayerNorm"},   {"batch_norm", "BatchNorm"},  {"group_norm", "GroupNorm"},
-      {"instance_norm", "InstanceNorm"}, {"relu", "ReLU"},          {"relu6", "ReLU6"},
-      {"hardtanh", "Hardtanh"},      {"hardswish", "Hardswish"},   {"hardsigmoid", "Hardsigmoid"},
-      {"gelu", "GELU"},              {"silu", "SiLU"},             {"sigmoid", "Sigmoid"},
-      {"tanh", "Tanh"},              {"elu", "ELU"},               {"leaky_relu", "LeakyReLU"},
-      {"softmax", "Softmax"},        {"log_softmax", "LogSoftmax"}, {"linear", "second Linear"},
-      {"addmm", "second Linear"},    {"matmul", "matmul"},         {"mul", "multiplication"},
-      {"div", "division"},           {"add", "addition"},          {"cat", "concatenation"},
-      {"pow", "power"},              {"mean", "mean"},             {"max", "max"}};
+  static const std::map<std::string, std::string> names = {{"layer_norm", "LayerNorm"},
+                                                           {"batch_norm", "BatchNorm"},
+                                                           {"group_norm", "GroupNorm"},
+                                                           {"instance_norm", "InstanceNorm"},
+                                                           {"relu", "ReLU"},
+                                                           {"relu6", "ReLU6"},
+                                                           {"hardtanh", "Hardtanh"},
+                                                           {"hardswish", "Hardswish"},
+                                                           {"hardsigmoid", "Hardsigmoid"},
+                                                           {"gelu", "GELU"},
+                                                           {"silu", "SiLU"},
+                                                           {"sigmoid", "Sigmoid"},
+                                                           {"tanh", "Tanh"},
+                                                           {"elu", "ELU"},
+                                                           {"leaky_relu", "LeakyReLU"},
+                                                           {"softmax", "Softmax"},
+                                                           {"log_softmax", "LogSoftmax"},
+                                                           {"linear", "second Linear"},
+                                                           {"addmm", "second Linear"},
+                                                           {"matmul", "matmul"},
+                                                           {"mul", "multiplication"},
+                                                           {"div", "division"},
+                                                           {"add", "addition"},
+                                                           {"cat", "concatenation"},
+                                                           {"pow", "power"},
+                                                           {"mean", "mean"},
+                                                           {"max", "max"}};
   const std::string op = op_name(n);
   const auto it = names.find(op);
   return it == names.end() ? n->kind().toQualString() : it->second;
@@ -334,8 +338,7 @@ std::string slice_reduction(const torch::jit::Use& use) {
 
 }  // namespace
 
-GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module,
-                        Value* logits) {
+GraphHead find_cam_head(torch::jit::Graph& graph, const torch::jit::Module& module, Value* logits) {
   std::vector<Node*> pools;
   for (Node* n : graph.nodes())
     if (is_global_pool(n)) pools.push_back(n);

@@ -1,11 +1,12 @@
 // Layouts of labelled values, and the channels-first view the methods read (layout.hpp).
+#include "model/layout.hpp"
+
 #include <algorithm>
 #include <map>
 #include <numeric>
 #include <sstream>
 
 #include "camkit/error.hpp"
-#include "model/layout.hpp"
 
 namespace camkit::detail {
 namespace {
@@ -83,8 +84,7 @@ bool layout_of(const Axes& axes, const Sizes& sizes, Layout* out, std::string* w
         return *why = at + " is globally pooled: the value lies after a global pooling", false;
       default:
         if (d < sizes.size() && sizes[d] == 1) break;  // a unit dimension, squeezed away
-        return *why = at + " is not a batch, channel or spatial axis " + describe_axes(axes),
-               false;
+        return *why = at + " is not a batch, channel or spatial axis " + describe_axes(axes), false;
     }
   }
   if (batch < 0) return *why = "no batch dimension " + describe_axes(axes), false;
@@ -153,7 +153,8 @@ at::Tensor channels_first(const at::Tensor& raw, const Layout& l) {
       meaning.erase(meaning.begin() + d);
     }
   std::vector<std::int64_t> order(meaning.size());
-  for (size_t d = 0; d < meaning.size(); ++d) order[static_cast<size_t>(meaning[d])] = static_cast<std::int64_t>(d);
+  for (size_t d = 0; d < meaning.size(); ++d)
+    order[static_cast<size_t>(meaning[d])] = static_cast<std::int64_t>(d);
   t = t.permute(order);  // (N, C, tokens) or (N, C, spatial...)
   if (l.kind != Layout::tokens) return t;
   const std::int64_t cells = product(l.grid);

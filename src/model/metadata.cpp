@@ -109,7 +109,8 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
     if (j.contains("output") && !j["output"].is_null())
       meta.output = j["output"].is_number_integer() ? std::to_string(j["output"].get<long long>())
                                                     : string_field(j, "output");
-    if (j.contains("num_classes")) meta.num_classes = positive_int(j["num_classes"], "num_classes", 1 << 24);
+    if (j.contains("num_classes"))
+      meta.num_classes = positive_int(j["num_classes"], "num_classes", 1 << 24);
     if (j.contains("labels") && !j["labels"].is_null()) {
       if (!j["labels"].is_array()) throw Bad("labels: expected a list of strings");
       for (const auto& l : j["labels"]) {
@@ -122,7 +123,8 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
     if (j.contains("input")) {
       const auto& in = j["input"];
       if (!in.is_object()) throw Bad("input: expected an object");
-      pre.channels = in.contains("channels") ? positive_int(in["channels"], "input.channels", 64) : 3;
+      pre.channels =
+          in.contains("channels") ? positive_int(in["channels"], "input.channels", 64) : 3;
       const int h = in.contains("height") ? positive_int(in["height"], "input.height") : 0;
       const int w = in.contains("width") ? positive_int(in["width"], "input.width") : 0;
       const int d = in.contains("depth") ? positive_int(in["depth"], "input.depth", kMaxDepth) : 0;
@@ -169,14 +171,16 @@ ModelMetadata parse_metadata(const std::string& text, const std::string& path) {
       if (pre.window && pre.zscore) throw Bad("preprocess: \"window\" excludes \"zscore\"");
       any = true;
     }
-    if (j.contains("mean") && !j["mean"].is_null()) pre.mean = finite_floats(j["mean"], "mean"), any = true;
-    if (j.contains("std") && !j["std"].is_null()) pre.std = finite_floats(j["std"], "std"), any = true;
+    if (j.contains("mean") && !j["mean"].is_null())
+      pre.mean = finite_floats(j["mean"], "mean"), any = true;
+    if (j.contains("std") && !j["std"].is_null())
+      pre.std = finite_floats(j["std"], "std"), any = true;
     if (pre.mean.empty() != pre.std.empty()) throw Bad("mean, std: give both or neither");
     for (float s : pre.std)
       if (!(std::fabs(s) > 1e-12f)) throw Bad("std: values must be non-zero");
     const size_t c = static_cast<size_t>(pre.channels);
-    for (const auto& [name, v] : {std::pair<const char*, const std::vector<float>*>{"mean", &pre.mean},
-                                  {"std", &pre.std}})
+    for (const auto& [name, v] :
+         {std::pair<const char*, const std::vector<float>*>{"mean", &pre.mean}, {"std", &pre.std}})
       if (!v->empty() && v->size() != 1 && v->size() != c)
         throw Bad(std::string(name) + ": " + std::to_string(v->size()) + " values for " +
                   std::to_string(c) + " input channel(s)");
@@ -199,8 +203,7 @@ namespace {
 
 }  // namespace
 
-void check_metadata_input(const ModelMetadata& meta, int input_channels,
-                          const std::string& path) {
+void check_metadata_input(const ModelMetadata& meta, int input_channels, const std::string& path) {
   if (meta.present && input_channels > 0 && meta.input.channels > 0 &&
       meta.input.channels != input_channels)
     does_not_fit(path, "input.channels is " + std::to_string(meta.input.channels) +
@@ -218,7 +221,8 @@ void check_metadata(const ModelMetadata& meta, int input_channels, int num_class
         std::to_string(num_classes) + " logits");
   const size_t n = meta.labels.size();
   if (n > 0) {
-    const bool ok = task == Task::binary ? (n == 1 || n == 2) : n == static_cast<size_t>(num_classes);
+    const bool ok =
+        task == Task::binary ? (n == 1 || n == 2) : n == static_cast<size_t>(num_classes);
     if (!ok)
       bad("labels has " + std::to_string(n) + " names for " + std::to_string(num_classes) +
           (task == Task::binary ? " logit (give 1, the positive class, or 2: [negative, positive])"

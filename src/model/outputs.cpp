@@ -28,16 +28,16 @@ void collect(Value* v, const std::string& name, const std::string& field,
     if (auto tuple = v->type()->cast<c10::TupleType>(); tuple && tuple->schema())
       for (const auto& arg : tuple->schema()->arguments()) fields.push_back(arg.name());
     for (size_t i = 0; i < n->inputs().size(); ++i)
-      collect(n->input(i), child(std::to_string(i)), i < fields.size() ? fields[i] : "", out,
-              path);
+      collect(n->input(i), child(std::to_string(i)), i < fields.size() ? fields[i] : "", out, path);
     return;
   }
   if (n->kind() == c10::prim::DictConstruct) {
     for (size_t i = 0; i + 1 < n->inputs().size(); i += 2) {
       auto key = constant_of(n->input(i));
       if (!key || !key->isString())
-        throw Error(ErrorCode::model, path + ": the model returns a dict whose keys are not "
-                                             "constant strings; camkit cannot tell its outputs");
+        throw Error(ErrorCode::model, path +
+                                          ": the model returns a dict whose keys are not "
+                                          "constant strings; camkit cannot tell its outputs");
       collect(n->input(i + 1), child(key->toStringRef()), "", out, path);
     }
     return;
@@ -70,8 +70,7 @@ std::string shape_of(const Value* v, const Shapes& shapes) {
 std::vector<OutputCandidate> output_candidates(torch::jit::Graph& graph, const std::string& path) {
   std::vector<OutputCandidate> out;
   collect(graph.outputs().at(0), "", "", out, path);
-  if (out.empty())
-    throw Error(ErrorCode::model, path + ": the model returns no tensor");
+  if (out.empty()) throw Error(ErrorCode::model, path + ": the model returns no tensor");
   return out;
 }
 
@@ -89,8 +88,7 @@ std::string describe_candidates(const std::vector<OutputCandidate>& candidates,
 
 const OutputCandidate& choose_output(const std::vector<OutputCandidate>& candidates,
                                      const Shapes& shapes, const std::string& requested,
-                                     int classes, const std::string& path,
-                                     std::string* chosen_by) {
+                                     int classes, const std::string& path, std::string* chosen_by) {
   const std::string listing = describe_candidates(candidates, shapes);
   if (!requested.empty()) {
     for (const OutputCandidate& c : candidates)
@@ -98,8 +96,8 @@ const OutputCandidate& choose_output(const std::vector<OutputCandidate>& candida
         *chosen_by = "--output " + requested;
         return c;
       }
-    throw Error(ErrorCode::usage, "--output " + requested + ": the model has no such output (" +
-                                      listing + ")");
+    throw Error(ErrorCode::usage,
+                "--output " + requested + ": the model has no such output (" + listing + ")");
   }
   if (candidates.size() == 1) {
     *chosen_by = candidates.front().name.empty() ? "the only output" : "the only tensor output";

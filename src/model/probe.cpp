@@ -73,8 +73,7 @@ bool fixed_batch(torch::jit::Graph& graph, const AxisMap& axes) {
     if (!sized.count(n->kind().toQualString()) || n->inputs().size() < 2) continue;
     const torch::jit::Node* list = n->input(1)->node();
     const Axes* out = axes.find(n->output());
-    if (list->kind() != c10::prim::ListConstruct || !out ||
-        list->inputs().size() != out->size())
+    if (list->kind() != c10::prim::ListConstruct || !out || list->inputs().size() != out->size())
       continue;
     for (size_t d = 0; d < out->size(); ++d)
       if ((*out)[d].kind == Axis::batch && torch::jit::toIValue(list->input(d))) return true;
@@ -100,8 +99,9 @@ std::string torch_error(const std::string& what) {
 std::string gradient_failure(const std::string& what) {
   std::string why = torch_error(what);
   if (why.find("derivative for") != std::string::npos)
-    why += " (the model was exported without autograd, e.g. traced under torch.no_grad(), which "
-           "records inference-only kernels; re-export it with tools/export_model.py)";
+    why +=
+        " (the model was exported without autograd, e.g. traced under torch.no_grad(), which "
+        "records inference-only kernels; re-export it with tools/export_model.py)";
   return "gradients do not flow back through the model: " + why;
 }
 
@@ -156,8 +156,9 @@ DefaultLayer default_layer(const Probe& probe, const at::Tensor& logits,
       g = gradient(y, probe.at(candidates[i].value));
     } catch (const std::exception& e) {
       out.gradient_error = gradient_failure(e.what());
-      out.reason = out.gradient_error + "; without gradients the default layer cannot be "
-                                        "verified: name one with --layer";
+      out.reason = out.gradient_error +
+                   "; without gradients the default layer cannot be "
+                   "verified: name one with --layer";
       return out;
     }
     if (depends(g, candidates[i].layout)) {
@@ -181,8 +182,9 @@ std::string gradients_reach(const Probe& probe, const at::Tensor& logits,
   } catch (const std::exception& e) {
     return gradient_failure(e.what());
   }
-  return std::string("the logits do not depend on the map positions of this layer (its "
-                     "gradients are all zero for a probe input") +
+  return std::string(
+             "the logits do not depend on the map positions of this layer (its "
+             "gradients are all zero for a probe input") +
          (layout.kind == Layout::tokens
               ? ": the classifier reads these tokens only through the prefix tokens"
               : "") +

@@ -74,11 +74,13 @@ constexpr float kMaxInputMagnitude = 1e12f;
 void check_values(const std::vector<float>& chw, const std::string& label) {
   for (float v : chw) {
     if (!std::isfinite(v))
-      throw Error(ErrorCode::input, label + ": the prepared input is not finite (NaN or Inf; "
-                                            "check --mean/--std and the input's values)");
+      throw Error(ErrorCode::input, label +
+                                        ": the prepared input is not finite (NaN or Inf; "
+                                        "check --mean/--std and the input's values)");
     if (std::fabs(v) > kMaxInputMagnitude)
       throw Error(ErrorCode::input, label + ": the prepared input has values of magnitude " +
-                                        std::to_string(std::fabs(v)) + " (over 1e12: the model "
+                                        std::to_string(std::fabs(v)) +
+                                        " (over 1e12: the model "
                                         "would overflow float32; check --mean/--std and the "
                                         "input's values)");
   }

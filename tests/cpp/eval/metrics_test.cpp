@@ -323,4 +323,3 @@ TEST(EvalAggregate, MultiLabelRecordsGiveAurocF1AndExactMatch) {
 
 }  // namespace
 }  // namespace camkit
-

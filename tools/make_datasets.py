@@ -57,7 +57,7 @@ DEMO_SHAPES_PER_CLASS = 2
 DEMO_SHAPES_MULTI = 4
 DEMO_XRAY_PER_CLASS = 4
 
-_DATASET_ID = {"shapes": 1, "xray": 2, "knee": 3}
+_DATASET_ID = {"shapes": 1, "xray": 2, "knee": 3, "lesion3d": 4}
 _SPLIT_ID = {"train": 1, "val": 2, "multi": 3}
 
 

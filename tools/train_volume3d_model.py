@@ -13,8 +13,9 @@ the window is the model's metadata (`preprocess.window`), so camkit applies the 
 
 Reported on the held-out split: accuracy, and on its lesion volumes the localisation of the
 lesion-class CAM, upsampled trilinearly (align_corners=False) to the volume: the pointing game
-(its peak voxel inside the lesion mask, and within 3 voxels of it) and the 3-D IoU of the CAM box (largest 26-connected
-component above 0.2 of the maximum; boxes3d.csv) with the lesion's box. The summary goes to
+(its peak voxel inside the lesion mask, and within 3 voxels of it) and the 3-D IoU of the CAM
+box (largest 26-connected component above 0.2 of the maximum; boxes3d.csv) with the lesion's
+box. The summary goes to
 stdout and into OUT/demo_models.json (key "lesion3d_cnn"); `camkit eval` reports the same
 figures from the command line.
 """

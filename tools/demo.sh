@@ -21,6 +21,19 @@ if [ -f models/shapes_cnn.pt ]; then
   "$camkit" eval models/shapes_cnn.pt data/demo/shapes/single data/demo/shapes/multi \
     --boxes data/demo/shapes/boxes.csv --labels data/demo/shapes/labels.csv
 fi
+if [ -f models/shapes_vit.pt ]; then
+  echo "== shapes_vit (a small vision transformer trained here) on the same scenes:" \
+    "Grad-CAM on its last block's tokens, and attention relevance" >&2
+  "$camkit" explain models/shapes_vit.pt data/demo/shapes/single data/demo/shapes/multi \
+    --top-k 3 --draw-box --out "$out/shapes_vit"
+  "$camkit" explain models/shapes_vit.pt data/demo/shapes/single data/demo/shapes/multi \
+    --method attention-relevance --draw-box --out "$out/shapes_vit_relevance"
+  echo "== weak localisation of shapes_vit on the demo scenes, both methods" >&2
+  for method in gradcam attention-relevance; do
+    "$camkit" eval models/shapes_vit.pt data/demo/shapes/single data/demo/shapes/multi \
+      --method "$method" --boxes data/demo/shapes/boxes.csv --labels data/demo/shapes/labels.csv
+  done
+fi
 if [ -f models/xray_resnet.pt ]; then
   echo "== xray_resnet (1 channel, single logit) on generated radiographs" >&2
   "$camkit" explain models/xray_resnet.pt data/demo/xray --image-colormap bone \
@@ -29,6 +42,13 @@ fi
 if [ -f models/knee_mrnet.pt ]; then
   echo "== knee_mrnet (MRNet-style exam model) on generated knee volumes: a map per slice" >&2
   "$camkit" explain models/knee_mrnet.pt data/demo/knee/sagittal --out "$out/knee/sagittal"
+fi
+
+if [ -f models/lesion3d_cnn.pt ]; then
+  echo "== lesion3d_cnn (a 3-D CNN trained here) on generated head-CT-like NIfTI volumes:" \
+    "one 3-D map per class, written as NIfTI on the scan's grid" >&2
+  "$camkit" explain models/lesion3d_cnn.pt data/demo/lesion3d/scans --top-k 2 \
+    --out "$out/lesion3d"
 fi
 
 "$camkit" report "$out" --title "camkit demo"

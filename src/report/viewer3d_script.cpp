@@ -5,6 +5,7 @@
 // the heat map at full strength, the input's pixels outside the map), and the crosshair.
 // Every text from a record goes through textContent, never innerHTML.
 //
+// The address's fragment may set the start: #input=NAME&class=N&voxel=D,H,W.
 // For tests the state is mirrored on <body data-v3-case data-v3-class data-v3-voxel
 // data-v3-overlay data-v3-alpha>, each canvas says what it shows (data-index, data-src,
 // data-map), and the pictures that loaded, failed or are still loading are counted in
@@ -155,7 +156,15 @@ if(e.key==='p'||e.key==='P')$('v3-peak').click();
 else if(e.key==='o'||e.key==='O'){toggle.checked=!toggle.checked;drawAll();}
 else return;e.preventDefault();});
 window.addEventListener('resize',drawAll);
-counts();if(cases.length)setCase(0);
+/* The address may open a given place: #input=NAME&class=N&voxel=D,H,W (class by index). */
+var want={};location.hash.slice(1).split('&').forEach(function(kv){var i=kv.indexOf('=');
+if(i>0)want[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));});
+var c0=0;cases.forEach(function(r,i){if(r.name===want.input)c0=i;});
+counts();if(cases.length){setCase(c0);
+if('class' in want)rec().classes.forEach(function(c,i){if(String(c['class'])===want['class'])
+setClass(i);});
+var v=(want.voxel||'').split(',');if(v.length===3&&v.every(function(t){return /^\d+$/.test(t);})){
+st.v=v.map(function(t,a){return clamp(+t,rec().dims[a]);});drawAll();}}
 body.setAttribute('data-v3-ready','1');
 })();
 )js";

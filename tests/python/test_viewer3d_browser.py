@@ -333,6 +333,11 @@ def drive(b, index, scan_rec, clip_rec, tmp):
           f"{s['d']} {float(np.abs(f1 - f0).mean()):.2f}")
     check("no picture failed", b.js("document.body.dataset.v3Failed") == "0")
     b.shot("body", os.path.join(tmp, "page.png"))
+    c2 = scan_rec["explanations"][2]["class"]
+    open_page(b, "file://" + index + f"#input=scan/scan.nii&class={c2}&voxel=1,2,99")
+    s = state(b)
+    check("the address fragment sets input, class and voxel (clamped)",
+          (s["name"], s["cls"], s["voxel"]) == ("scan/scan.nii", str(c2), [1, 2, W - 1]), f"{s}")
 
 
 def drive_missing(b, index, tmp):

@@ -57,8 +57,19 @@ bool load_complete_record(Item& item, const PipelineOptions&, const std::string&
       !rec.contains("explanations") || !rec["explanations"].is_array())
     return false;
   const fs::path dir = record_dir(*item.in);
+  // The slice mosaics of 3-D inputs: in volume3d and in each explanation, [{"file": ...}].
+  auto mosaics_exist = [&](const nlohmann::json& object) {
+    if (!object.is_object() || !object.contains("mosaics")) return true;
+    if (!object["mosaics"].is_array()) return false;
+    for (const auto& m : object["mosaics"])
+      if (!m.is_object() || !m.contains("file") || !m["file"].is_string() ||
+          !out.exists((dir / m["file"].get<std::string>()).string()))
+        return false;
+    return true;
+  };
+  if (rec.contains("volume3d") && !mosaics_exist(rec["volume3d"])) return false;
   for (const auto& e : rec["explanations"]) {
-    if (!e.is_object()) return false;
+    if (!e.is_object() || !mosaics_exist(e)) return false;
     for (const char* key : {"overlay", "raw", "nifti"})
       if (e.contains(key) &&
           (!e[key].is_string() || !out.exists((dir / e[key].get<std::string>()).string())))

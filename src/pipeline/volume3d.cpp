@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "camkit/error.hpp"
 #include "camkit/output.hpp"
+#include "pipeline/mosaic3d.hpp"
 #include "pipeline/stages.hpp"
 
 namespace camkit::pipeline {
@@ -28,6 +30,11 @@ int voxel_index(double v, int n) {
 }
 
 const char* const kAxisName[3] = {"d", "h", "w"};
+
+// Slice mosaics (docs/report.md): tiles of at most 256 pixels a side, and at most 16 M pixels
+// a picture, which keeps a 128^3 volume at full resolution and a 512x512x300 CT decodable.
+constexpr int kTileSide = 256;
+constexpr long long kMosaicPixels = 1LL << 24;
 
 // The region plane `axis` of the model input covers in the volume's plane, and the box's
 // projection on that plane: plane axes (rows, columns) are (h, w), (d, w) or (d, h).
@@ -105,6 +112,30 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
     volume["frames"] = vol.frame_indices;
     volume["fps"] = vol.fps;
   }
+  // The input's slice mosaics, one per axis (a clip only across its frames: its h and w
+  // planes cut through time, which no viewer shows).
+  const int mosaic_axes = o.overlay ? (vol.kind == "video" ? 1 : 3) : 0;
+  std::vector<MosaicGrid> grids;
+  std::vector<std::vector<Rgb8>> tiles;
+  const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
+  auto encode = [&](const Rgb8& picture) {
+    return o.format == PictureFormat::jpg ? encode_jpeg(picture, o.jpeg_quality)
+                                          : encode_png(picture, o.png_compression);
+  };
+  for (int axis = 0; axis < mosaic_axes; ++axis) {
+    grids.push_back(mosaic_grid(vol.depth, vol.height, vol.width, axis,
+                                std::min(kTileSide, o.max_overlay_side), kMosaicPixels));
+    const MosaicGrid& mg = grids.back();
+    tiles.push_back(volume_tiles(vol, mg, o.image_colormap));
+    const std::string file = stem + ".slices." + kAxisName[axis] + ext;
+    out.write((dir / file).string(), encode(assemble_mosaic(tiles.back(), mg)));
+    volume["mosaics"].push_back({{"axis", kAxisName[axis]},
+                                 {"slices", mg.slices},
+                                 {"columns", mg.columns},
+                                 {"tile_width", mg.tile_width},
+                                 {"tile_height", mg.tile_height},
+                                 {"file", file}});
+  }
   rec["volume3d"] = volume;
   describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                        ex.predictions, ex.positives, model);
@@ -112,7 +143,6 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
     rec["method_options"] = mo;
   const bool raw = o.raw || !o.overlay;
   const bool relu = method_uses_relu(ex.method);
-  const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
   rec["explanations"] = nlohmann::json::array();
   for (const ClassMap& cm : ex.maps) {
     nlohmann::json e = prediction_record(cm.prediction, ex.task);
@@ -169,9 +199,7 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
                    std::max(1, std::min(base.width, base.height) / 150));
         }
         const std::string file = name + "." + kAxisName[axis] + std::to_string(peak[axis]) + ext;
-        out.write((dir / file).string(), o.format == PictureFormat::jpg
-                                             ? encode_jpeg(picture, o.jpeg_quality)
-                                             : encode_png(picture, o.png_compression));
+        out.write((dir / file).string(), encode(picture));
         planes.push_back({{"axis", kAxisName[axis]}, {"index", peak[axis]}, {"overlay", file}});
       }
       e["planes"] = planes;
@@ -181,10 +209,39 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
       out.write((dir / (name + ".npy")).string(), encode_npy_volume(cm.raw));
       e["raw"] = name + ".npy";
     }
+    // The display map over the whole scan (scans are resampled, never cropped), on the scan's
+    // own grid: what the NIfTI map and the map's mosaics show.
+    Map full;
+    if (nifti || (mosaic_axes && vol.kind != "video"))
+      full = display_map(cm.raw, vol.depth, vol.height, vol.width, relu);
+    for (int axis = 0; axis < mosaic_axes; ++axis) {
+      const MosaicGrid& mg = grids[static_cast<std::size_t>(axis)];
+      std::function<Map(int)> plane;
+      Region region{0, 0, static_cast<double>(mg.tile_width), static_cast<double>(mg.tile_height)};
+      if (vol.kind == "video") {
+        // A clip is cropped: the display map (model input) covers the crop of each frame.
+        const Map& disp = loc.display;
+        plane = [&disp, &vol](int k) {
+          const int t = std::min(disp.depth - 1, (2 * k + 1) * disp.depth / (2 * vol.depth));
+          return map_plane(disp, 0, t);
+        };
+        const Region r =
+            plane_region(g, item.prepared.depth, item.prepared.height, item.prepared.width, 0);
+        const double sx = static_cast<double>(mg.tile_width) / vol.width;
+        const double sy = static_cast<double>(mg.tile_height) / vol.height;
+        region = {r.x0 * sx, r.y0 * sy, r.x1 * sx, r.y1 * sy};
+      } else {
+        plane = [&full, axis](int k) { return map_plane(full, axis, k); };
+      }
+      const std::string file = name + ".slices." + kAxisName[axis] + ext;
+      out.write(
+          (dir / file).string(),
+          encode(assemble_mosaic(
+              heat_tiles(tiles[static_cast<std::size_t>(axis)], plane, region, o.colormap), mg)));
+      e["mosaics"].push_back({{"axis", kAxisName[axis]}, {"file", file}});
+    }
     if (nifti) {
-      // The display map over the whole scan (scans are resampled, never cropped), on the
-      // scan's own grid and affine: it lies on the scan in 3D Slicer, ITK-SNAP or nibabel.
-      const Map full = display_map(cm.raw, vol.depth, vol.height, vol.width, relu);
+      // On the scan's affine: it lies on the scan in 3D Slicer, ITK-SNAP or nibabel.
       out.write((dir / (name + ".nii.gz")).string(), encode_nifti(full, vol.space));
       e["nifti"] = name + ".nii.gz";
     }

@@ -221,12 +221,14 @@ std::string label_or_class(const ClassEntry& e) {
 std::string render_page(const std::vector<Record>& records, const PageInfo& info) {
   int overlays = 0;
   std::set<std::string> shapes;
-  std::vector<const Record*> volumes;
+  std::vector<const Record*> volumes, volumes3d;
   std::size_t images = 0;
   for (const Record& r : records) {
     shapes.insert(r.feature_shape);
     if (r.volume) {
       volumes.push_back(&r);
+    } else if (r.volume3d) {
+      volumes3d.push_back(&r);
     } else {
       overlays += static_cast<int>(r.explanations.size());
       ++images;
@@ -242,12 +244,13 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<meta name=\"generator\" content=\"camkit report\">\n<title>" +
       html_escape(info.title) + "</title>\n<style>" + kStyle +
-      (volumes.empty() ? "" : kViewerStyle) + "</style>\n</head>\n";
+      (volumes.empty() && volumes3d.empty() ? "" : kViewerStyle) +
+      (volumes3d.empty() ? "" : kViewer3dStyle) + "</style>\n</head>\n";
   out += "<body data-images-loaded=\"0\" data-images-failed=\"0\">\n<header>\n<h1>" +
          html_escape(info.title) + "</h1>\n<dl class=\"facts\">";
   out += fact("Model", models) + fact("Method", distinct(records, &Record::method)) +
          fact("Feature layer", layer);
-  if (images || volumes.empty())
+  if (images || (volumes.empty() && volumes3d.empty()))
     out += fact("Inputs", std::to_string(images)) + fact("Overlays", std::to_string(overlays));
   if (!volumes.empty()) {
     std::set<std::string> cases;
@@ -255,6 +258,7 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
     out += fact("Volumes", std::to_string(volumes.size()) + " in " + std::to_string(cases.size()) +
                                (cases.size() == 1 ? " case" : " cases"));
   }
+  if (!volumes3d.empty()) out += fact("3-D inputs", std::to_string(volumes3d.size()));
   if (info.missing_inputs) out += fact("Inputs not shown", std::to_string(info.missing_inputs));
   if (info.missing_pictures)
     out += fact("Slice pictures missing", std::to_string(info.missing_pictures));
@@ -275,6 +279,7 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
         std::to_string(images) + " of " + std::to_string(images) + " shown</span></div>\n";
   out += "</header>\n";
   if (!volumes.empty()) out += render_viewer(volumes);
+  if (!volumes3d.empty()) out += render_viewer3d(volumes3d);
   if (images) {
     out += "<main>\n";
     for (const Record& r : records)
@@ -290,11 +295,16 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
     out +=
         "Volumes: each slice with its class activation map over it; the strip shows the "
         "map's peak on each slice. ";
+  if (!volumes3d.empty())
+    out +=
+        "3-D inputs: three orthogonal planes through the crosshair, each with the class "
+        "activation map over it. ";
   out +=
       "Scores are softmax probabilities (sigmoid for single-logit models).</footer>\n"
       "<script>";
   out += kScript;
   if (!volumes.empty()) out += kViewerScript;
+  if (!volumes3d.empty()) out += kViewer3dScript;
   return out + "</script>\n</body>\n</html>\n";
 }
 

@@ -29,6 +29,10 @@ struct ExplainedClass {
   std::vector<std::string> cam_srcs;  ///< their URLs relative to index.html ("" if missing)
   std::vector<double> slice_peaks;    ///< max of the raw map per slice (NaN: null); may be empty
   int peak_slice = 0;                 ///< 0-based
+  // 3-D records only: the peak voxel, and the map's slice mosaics (one per axis; "" none).
+  std::optional<std::array<int, 3>> peak_voxel;  ///< d, h, w
+  std::array<std::string, 3> mosaics;            ///< files as recorded
+  std::array<std::string, 3> mosaic_srcs;        ///< URLs relative to index.html ("" if missing)
 };
 
 /// The "volume" object of an MRI/CT record: the case's slices as pictures.
@@ -39,6 +43,25 @@ struct Volume {
   std::string plane;                      ///< "axial", ... ("" when the layout has none)
   std::vector<std::string> slice_images;  ///< as recorded (empty: none written)
   std::vector<std::string> slice_srcs;    ///< URLs relative to index.html ("" if missing)
+};
+
+/// One axis of a 3-D record's slice mosaics: tile k (plane k across the axis) at column
+/// k % columns, row k / columns, tile_width x tile_height pixels (docs/report.md).
+struct MosaicAxis {
+  int slices = 0;  ///< 0: explain wrote no mosaic for this axis (a clip's h and w)
+  int columns = 1, tile_width = 0, tile_height = 0;
+  std::string file;  ///< the input's mosaic as recorded
+  std::string src;   ///< its URL relative to index.html ("" if missing)
+};
+
+/// The "volume3d" object of a record of a 3-D model (NIfTI, .npy, video): the three-plane viewer.
+struct Volume3d {
+  std::string kind;                        ///< "nifti", "npy", "dicom", "video"
+  int depth = 0, height = 0, width = 0;    ///< voxels (image.depth, image.height, image.width)
+  std::array<double, 3> spacing{1, 1, 1};  ///< voxel size along d, h, w (from the affine)
+  std::vector<int> frames;                 ///< video: source frame of each clip frame
+  double fps = 0;                          ///< video: frames per second (0 unknown)
+  std::array<MosaicAxis, 3> axes;          ///< d, h, w
 };
 
 struct Record {
@@ -54,6 +77,7 @@ struct Record {
   std::string input_src;         ///< display copy, relative to index.html ("" when not available)
   std::string input_note;        ///< why there is no display copy
   std::optional<Volume> volume;  ///< set for volume records, which the viewer shows
+  std::optional<Volume3d> volume3d;  ///< set for records of 3-D models (three-plane viewer)
 };
 
 /// Checks the record's fields and copies them; overlay and input sources are left empty. A
@@ -62,6 +86,12 @@ struct Record {
 /// Throws Error(ErrorCode::input) with the reason (no file name) when a field is missing or has
 /// the wrong type.
 Record parse_record(const nlohmann::json& json);
+
+/// The "volume3d" parts of a record of a 3-D model: the object itself (with image.depth) and
+/// each explanation's "peak" and "mosaics"; mosaic sources are left empty. Throws as
+/// parse_record does when a field has the wrong type, a mosaic's slice count is not the
+/// volume's size along its axis, or a peak voxel lies outside the volume.
+void parse_volume3d(const nlohmann::json& json, Record& record);
 
 /// True when the JSON value is a camkit record (an object with explanations and predictions).
 bool is_record(const nlohmann::json& json);
@@ -87,9 +117,19 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
 /// <script type="application/json" id="volume-data">, which the viewer's script reads.
 std::string render_viewer(const std::vector<const Record*>& volumes);
 
-/// The viewer's style (appended to the page's) and script (run after the page's own).
+/// The three-plane viewer's section for the records of 3-D models (viewer3d.cpp), with the
+/// records as JSON in a <script type="application/json" id="volume3d-data">.
+std::string render_viewer3d(const std::vector<const Record*>& volumes);
+
+/// The viewers' style (appended to the page's) and scripts (run after the page's own). The
+/// 3-D viewer's style builds on the volume viewer's, which the page includes for either.
 extern const char* const kViewerStyle;
 extern const char* const kViewerScript;
+extern const char* const kViewer3dStyle;
+extern const char* const kViewer3dScript;
+
+/// JSON text safe inside <script>: every '<' written as \u003c.
+std::string script_safe(const std::string& json_text);
 
 /// Numbers as the page prints them: "n/a" for NaN and infinities.
 std::string fixed(double v, int decimals);

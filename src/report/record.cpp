@@ -185,7 +185,8 @@ Record parse_record(const json& j) {
     const std::string where = "explanations[" + std::to_string(i) + "].";
     ExplainedClass e;
     e.entry = class_entry(explanations[i], where);
-    e.overlay = text(explanations[i], "overlay", where, !r.volume);
+    // Volume records carry per-slice heat maps, 3-D records mosaics: neither needs "overlay".
+    e.overlay = text(explanations[i], "overlay", where, !r.volume && !j.contains("volume3d"));
     e.raw = text(explanations[i], "raw", where, false);
     if (r.volume) volume_class(explanations[i], where, r.volume->slices, e);
     if (const json* box = field(explanations[i], "box")) {
@@ -200,6 +201,7 @@ Record parse_record(const json& j) {
     }
     r.explanations.push_back(std::move(e));
   }
+  if (field(j, "volume3d")) parse_volume3d(j, r);
   return r;
 }
 

@@ -126,11 +126,20 @@ int resolve_pictures(Record& r, const fs::path& root) {
       if (srcs.back().empty()) ++missing;
     }
   };
+  auto resolve_one = [&](const std::string& name, std::string& src) {
+    if (name.empty()) return;
+    src = picture_src(name, record_dir, root);
+    if (src.empty()) ++missing;
+  };
   for (report::ExplainedClass& e : r.explanations) {
     if (!e.overlay.empty()) e.overlay_src = picture_src(e.overlay, record_dir, root);
     resolve(e.cams, e.cam_srcs);
+    if (r.volume3d)
+      for (std::size_t a = 0; a < 3; ++a) resolve_one(e.mosaics[a], e.mosaic_srcs[a]);
   }
   if (r.volume) resolve(r.volume->slice_images, r.volume->slice_srcs);
+  if (r.volume3d)
+    for (report::MosaicAxis& a : r.volume3d->axes) resolve_one(a.file, a.src);
   return missing;
 }
 
@@ -174,6 +183,8 @@ ReportSummary write_report(const std::string& dir, const ReportOptions& options)
     if (r.volume) {
       ++summary.volumes;
       if (r.volume->case_id.empty()) r.volume->case_id = r.path.substr(0, r.path.size() - 5);
+    } else if (r.volume3d) {
+      ++summary.volumes;  // the 3-D viewer shows its slices from the mosaics explain wrote
     } else if (!add_display_copy(r, root, options)) {
       ++summary.missing_inputs;
     }

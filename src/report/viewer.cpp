@@ -93,6 +93,8 @@ std::vector<std::string> views(const Case& c) {
   return out;
 }
 
+}  // namespace
+
 // JSON inside <script>: '<' only occurs in strings, where \u003c means the same, and without
 // it "</script>" or "<!--" in a label would end or confuse the script element.
 std::string script_safe(const std::string& json_text) {
@@ -101,8 +103,6 @@ std::string script_safe(const std::string& json_text) {
   for (char c : json_text) out += c == '<' ? std::string("\\u003c") : std::string(1, c);
   return out;
 }
-
-}  // namespace
 
 const char* const kViewerStyle = R"css(
 .viewer{margin:20px 28px 0;background:var(--card);border:1px solid var(--line);border-radius:10px;

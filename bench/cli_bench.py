@@ -229,6 +229,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--wait-idle", type=float, default=0.0)
     p.add_argument("--vit", action="store_true", help="also ViT-B/16 (section 5)")
+    p.add_argument("--sections", default="methods,cold,dataset",
+                   help="which of methods, cold, dataset to run (the references always run)")
     p.add_argument("--methods", default="cam,gradcam,gradcam++,xgradcam,layercam,hirescam,"
                                         "eigencam,scorecam,ablationcam")
     args = p.parse_args(argv)
@@ -240,34 +242,19 @@ def main(argv=None):
         model = os.path.join(tmp, "resnet18_bench.pt")
         make_bench_model.main(model)
         ref = references(model, args.wait_idle)
-        print("== camkit explain, marginal wall time per input (start and load not counted)")
-        for method in args.methods.split(","):
+        sections = set(args.sections.split(",")) if args.sections else set()
+        if "methods" in sections:
+            print("== camkit explain, marginal wall time per input (start and load not counted)")
+        for method in args.methods.split(",") if "methods" in sections else []:
             n = 3 if method in ("scorecam", "ablationcam") else 20
             t2, c2 = marginal(args.camkit, model, method, n, args.threads, tmp, args.wait_idle)
             t1, c1 = marginal(args.camkit, model, method, n, 1, tmp, args.wait_idle)
             print(f"{method:12s} {1e3 * t2:9.1f} ms/img = {t2 / ref['eager']:5.2f}x eager forward "
                   f"{c2}; --threads 1: {1e3 * t1:.1f} ms ({t1 / t2:.2f}x) {c1}")
-        print("== cold start: camkit explain of one photo, process start and load included")
-        runs = []
-        for _ in range(5):
-            with Conditions(args.wait_idle) as c:
-                runs.append(run_camkit(args.camkit, model, photos(1),
-                                       ["--threads", str(args.threads)], os.path.join(tmp, "cold")))
-        seconds = statistics.median(r[0] for r in runs)
-        print(f"median {seconds:.3f} s, peak RSS {max(r[1] for r in runs) / 2**20:.0f} MiB {c}")
-        print("== dataset: 200 photos, CAM, overlays and records written")
-        with Conditions(args.wait_idle) as c:
-            seconds, rss = run_camkit(args.camkit, model, photos(200),
-                                      ["--threads", str(args.threads)], os.path.join(tmp, "set"))
-        rate = 200 / seconds
-        print(f"{rate:.1f} img/s (start and load included) = {rate * ref['eager8']:.2f}x the eager "
-              f"forward at batch 8; peak RSS {rss / 2**20:.0f} MiB {c}")
-        with Conditions(args.wait_idle) as c:
-            bare, _ = run_camkit(args.camkit, model, photos(200),
-                                 ["--threads", str(args.threads), "--no-overlay"],
-                                 os.path.join(tmp, "set"))
-        print(f"the same with --no-overlay (records only): {200 / bare:.1f} img/s; rendering and "
-              f"encoding the overlays cost {1e3 * (seconds - bare) / 200:.1f} ms/img {c}")
+        if "cold" in sections:
+            cold_start(args, model)
+        if "dataset" in sections:
+            dataset(args, model, ref)
         if args.vit:
             print("== ViT-B/16, 224x224")
             vit(args.camkit, args.threads, tmp, args.wait_idle)
@@ -275,6 +262,35 @@ def main(argv=None):
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(PHOTO_DIR, ignore_errors=True)
     return 0
+
+
+def cold_start(args, model):
+    tmp = os.path.dirname(model)
+    print("== cold start: camkit explain of one photo, process start and load included")
+    runs = []
+    for _ in range(5):
+        with Conditions(args.wait_idle) as c:
+            runs.append(run_camkit(args.camkit, model, photos(1),
+                                   ["--threads", str(args.threads)], os.path.join(tmp, "cold")))
+    seconds = statistics.median(r[0] for r in runs)
+    print(f"median {seconds:.3f} s, peak RSS {max(r[1] for r in runs) / 2**20:.0f} MiB {c}")
+
+
+def dataset(args, model, ref):
+    tmp = os.path.dirname(model)
+    print("== dataset: 200 photos, CAM, overlays and records written")
+    with Conditions(args.wait_idle) as c:
+        seconds, rss = run_camkit(args.camkit, model, photos(200),
+                                  ["--threads", str(args.threads)], os.path.join(tmp, "set"))
+    rate = 200 / seconds
+    print(f"{rate:.1f} img/s (start and load included) = {rate * ref['eager8']:.2f}x the eager "
+          f"forward at batch 8; peak RSS {rss / 2**20:.0f} MiB {c}")
+    with Conditions(args.wait_idle) as c:
+        bare, _ = run_camkit(args.camkit, model, photos(200),
+                             ["--threads", str(args.threads), "--no-overlay"],
+                             os.path.join(tmp, "set"))
+    print(f"the same with --no-overlay (records only): {200 / bare:.1f} img/s; rendering and "
+          f"encoding the overlays cost {1e3 * (seconds - bare) / 200:.1f} ms/img {c}")
 
 
 if __name__ == "__main__":

@@ -270,8 +270,13 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
          html_escape(info.title) + "</h1>\n<dl class=\"facts\">";
   out += fact("Model", models) + fact("Method", distinct(records, &Record::method)) +
          fact("Feature layer", layer);
+  const std::vector<Comparison> comparisons = find_comparisons(records);
+  std::set<const Record*> compared;
+  for (const Comparison& c : comparisons) compared.insert(c.columns.begin(), c.columns.end());
+  // Compared records share their input: each input counts once.
+  const std::size_t inputs = images - compared.size() + comparisons.size();
   if (images || volumes.empty())
-    out += fact("Inputs", std::to_string(images)) + fact("Overlays", std::to_string(overlays));
+    out += fact("Inputs", std::to_string(inputs)) + fact("Overlays", std::to_string(overlays));
   if (!volumes.empty()) {
     std::set<std::string> cases;
     for (const Record* v : volumes) cases.insert(v->volume->case_id);
@@ -290,9 +295,6 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
     out += "</ul></details>\n";
   }
   // The filter and box toggle act on the image cards only; a volume-only page has none.
-  const std::vector<Comparison> comparisons = find_comparisons(records);
-  std::set<const Record*> compared;
-  for (const Comparison& c : comparisons) compared.insert(c.columns.begin(), c.columns.end());
   if (images)
     out +=
         "<div class=\"toolbar\"><input id=\"filter\" type=\"search\" placeholder=\"Filter by "

@@ -66,6 +66,18 @@ bool method_uses_relu(Method method);
 /// dataset runs).
 bool method_uses_gradients(Method method);
 
+/// How the maps of several layers become one (docs/methods.md, "Several layers at once"):
+/// each layer's display map at the model input's size (ReLU where the method applies it,
+/// bilinear upsampling, min-max), then their pixel-wise mean, maximum or product.
+enum class FuseRule { mean, max, product };
+/// "mean", "max", "product"; nullopt otherwise.
+std::optional<FuseRule> parse_fuse_rule(std::string_view name);
+std::string fuse_rule_name(FuseRule rule);
+/// Why `method`'s maps cannot be fused over layers ("" when they can): attention relevance
+/// reads every attention layer, not one; the guided methods' maps are input gradients; CAM is
+/// defined at the one feature map entering the global pooling.
+std::string fuse_refusal(Method method);
+
 struct ExplainOptions {
   Method method = Method::cam;
   int top_k = 1;             ///< explain the k most probable classes (regression: outputs 0..k-1)
@@ -118,7 +130,13 @@ struct Prediction {
 
 struct ClassMap {
   Prediction prediction;
-  Map raw;  ///< feature resolution (h x w; 3-D models: d x h x w)
+  Map raw;  ///< feature resolution (h x w; 3-D models: d x h x w); fused: the input's size
+};
+
+/// One layer of a fused explanation, as used.
+struct FusedLayer {
+  std::string layer, layout;
+  std::vector<int> feature_shape;  ///< (C, h, w) after the layout's view
 };
 
 struct Explanation {
@@ -138,6 +156,11 @@ struct Explanation {
   std::vector<int> positives;
   /// Every class's score, in class order.
   std::vector<float> scores;
+  /// Fused explanations (fuse_explanations): every layer, in the order given, and the rule;
+  /// `layer` then joins the layers with '+', `layout` is "fused" and the raw maps have the
+  /// model input's size.
+  std::vector<FusedLayer> fused_layers;
+  std::optional<FuseRule> fuse;
 };
 
 /// How an exam's slices reach the model (docs/volumes.md).
@@ -226,6 +249,16 @@ Localization localize(const Map& raw, const Prepared& input, float threshold, bo
 
 /// The box of an already computed display map, mapped to image pixels.
 std::optional<Box> image_box(const Map& display, const InputGeometry& geometry, float threshold);
+
+/// One input's explanations at several layers (same model, same classes in the same order, as
+/// Explainer::explain gives them for models loaded with different ModelOptions::layer) fused
+/// into one: each class's map is `rule` over the layers' display maps (display_map at the
+/// input's height x width, with the method's ReLU), stored as the raw map (input resolution).
+/// Predictions and scores are the first layer's. Throws Error(usage) for fewer than two
+/// explanations, a method fuse_refusal() names, 3-D inputs, or explanations whose classes
+/// differ.
+Explanation fuse_explanations(const std::vector<Explanation>& layers, const Prepared& input,
+                              FuseRule rule);
 
 /// "negative"/"positive" for a binary model's score (threshold 0.5), else the label.
 std::string decision_label(const Explanation& ex, const Model& model);

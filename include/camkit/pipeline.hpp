@@ -106,6 +106,14 @@ struct PipelineOptions {
   double index_interval = 10;
   /// Extra text folded into the options hash (e.g. the optimise setting of the model).
   std::string fingerprint_extra;
+  /// Several layers at once (docs/methods.md, "Several layers at once"): the same model file
+  /// loaded once more for each further layer (ModelOptions::layer). Every input is explained
+  /// at the layer of run_pipeline's model and at each of these, with the same classes, and the
+  /// maps are fused by `fuse` (fuse_explanations). Empty: one layer. Images only; the layers
+  /// and the rule are part of the options hash. Write such runs into fused_folder() below the
+  /// output folder, so that they never overwrite a single-layer run's files.
+  std::vector<Model> fuse_layers;
+  FuseRule fuse = FuseRule::mean;
   // Callbacks, called in input order from one thread at a time.
   std::function<void(const std::string& json_line)> on_record;  ///< each record, compact
   std::function<void(const std::string& message)> on_error;     ///< one line per failed input
@@ -126,6 +134,14 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
 /// The 16-hex-digit hash of everything that decides a run's output bytes (model file, method,
 /// classes, preprocessing, rendering, formats), stored in every record as "options_hash".
 std::string options_hash(const Model& model, const PipelineOptions& options);
+
+/// Where below an output folder a fused run writes: "fused-<rule>-<layer>+<layer>..." (bytes
+/// other than [A-Za-z0-9._-] in a layer's name become '_').
+std::string fused_folder(FuseRule rule, const std::vector<std::string>& layers);
+
+/// Where below an output folder a run of several methods (camkit explain --method a,b or all;
+/// docs/batch.md, "Comparing methods") writes each method's results: "method-<name>".
+std::string method_folder(Method method);
 
 /// FNV-1a, 64 bits: the stable hash used for options and shards.
 std::uint64_t stable_hash(const std::string& text);

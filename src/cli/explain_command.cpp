@@ -1,8 +1,10 @@
 // camkit explain MODEL INPUT...: maps, overlays, boxes and records for every input, through the
 // dataset pipeline (camkit/pipeline.hpp; docs/batch.md).
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "camkit/error.hpp"
@@ -34,7 +36,8 @@ struct ExplainArgs {
   bool draw_box = false;
   bool raw = false;
   bool json = false;
-  std::string layer;
+  std::vector<std::string> layers;
+  std::string fuse;
   std::string output;
   std::string scores;
   bool positive = false;
@@ -120,6 +123,55 @@ std::vector<int> fold_duplicates(const std::vector<int>& classes) {
   return out;
 }
 
+// --method: one name, a comma list (a comparison: each method writes below its own folder), or
+// all (every method, those the model refuses skipped).
+struct MethodPlan {
+  std::vector<std::string> names;  ///< empty for auto
+  bool compare = false, all = false;
+};
+
+MethodPlan plan_methods(const std::string& text) {
+  MethodPlan plan;
+  if (text == "auto") return plan;
+  if (text == "all") {
+    plan.names = method_names();
+    plan.compare = plan.all = true;
+    return plan;
+  }
+  plan.compare = text.find(',') != std::string::npos;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string name = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (!parse_method(name))
+      throw Error(ErrorCode::usage, "--method " + (name.empty() ? text : name) +
+                                        ": unknown method (use a name, a comma list or all)");
+    if (std::find(plan.names.begin(), plan.names.end(), name) != plan.names.end())
+      throw Error(ErrorCode::usage, "--method " + name + " is listed twice");
+    plan.names.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return plan;
+}
+
+// Why the run's method cannot run on the model (at every fused layer), "" when it can.
+std::string cannot_run(const Model& model, const PipelineOptions& run) {
+  const Method method = run.explain.method;
+  if (!run.fuse_layers.empty() && !fuse_refusal(method).empty())
+    return "--fuse: " + fuse_refusal(method);
+  if (run.volume && (method == Method::scorecam || method == Method::ablationcam))
+    return "not defined for exams";
+  try {
+    Explainer(model).check(run.explain);
+    for (const Model& m : run.fuse_layers) Explainer(m).check(run.explain);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::model && e.code() != ErrorCode::usage) throw;
+    return e.what();
+  }
+  return "";
+}
+
 int run_explain(const ExplainArgs& a) {
   if (a.top_k < 1) throw Error(ErrorCode::usage, "--top-k must be at least 1");
   PipelineOptions po;
@@ -188,7 +240,7 @@ int run_explain(const ExplainArgs& a) {
   ModelOptions mo;
   mo.device = a.device;
   mo.threads = a.threads;  // the probe at load runs on every thread; the pipeline splits them later
-  mo.layer = a.layer;
+  if (!a.layers.empty()) mo.layer = a.layers.front();
   mo.output = a.output;
   if (!a.scores.empty()) {
     if (a.scores == "softmax")
@@ -218,8 +270,22 @@ int run_explain(const ExplainArgs& a) {
   // do), so a resumed run computes exactly what the first one did.
   if (a.optimize != "auto" && a.optimize != "on" && a.optimize != "off")
     throw Error(ErrorCode::usage, "--optimize " + a.optimize + ": use auto, on or off");
-  mo.optimize =
-      a.optimize == "on" || (a.optimize == "auto" && (files.size() >= 8 || a.method == "scorecam"));
+  const MethodPlan plan = plan_methods(a.method);
+  const bool scorecam =
+      std::find(plan.names.begin(), plan.names.end(), "scorecam") != plan.names.end();
+  mo.optimize = a.optimize == "on" || (a.optimize == "auto" && (files.size() >= 8 || scorecam));
+  std::optional<FuseRule> fuse;
+  if (!a.fuse.empty()) {
+    fuse = parse_fuse_rule(a.fuse);
+    if (!fuse) throw Error(ErrorCode::usage, "--fuse " + a.fuse + ": use mean, max or product");
+    if (a.layers.size() < 2) throw Error(ErrorCode::usage, "--fuse needs two or more --layer");
+  } else if (a.layers.size() > 1) {
+    throw Error(ErrorCode::usage, "several --layer: give --fuse mean, max or product");
+  }
+  for (size_t i = 0; i < a.layers.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (a.layers[i] == a.layers[j])
+        throw Error(ErrorCode::usage, "--layer " + a.layers[i] + " is given twice");
   const Model model = Model::load(a.model, mo);
   const std::string& declared = model.metadata().volume;
   if (model.input_spec().rank == 3) {
@@ -242,16 +308,29 @@ int run_explain(const ExplainArgs& a) {
   if (volumes)
     po.volume =
         a.slices_as_batch || declared == "batch" ? VolumeLayout::batch : VolumeLayout::stacked;
+  if (fuse) {
+    for (size_t i = 1; i < a.layers.size(); ++i) {
+      ModelOptions other = mo;
+      other.layer = a.layers[i];
+      po.fuse_layers.push_back(Model::load(a.model, other));
+    }
+    po.fuse = *fuse;
+  }
   ExplainOptions& eo = po.explain;
+  std::vector<Method> methods;
   if (a.method == "auto") {
-    eo.method = model.head().found ? Method::cam : Method::gradcam;
+    // CAM is defined at one layer: fused layers take Grad-CAM.
+    eo.method = model.head().found && !fuse ? Method::cam : Method::gradcam;
     if (!model.head().found)
       diagnose("note: " + a.model + " has no CAM head (" + model.head().reason +
                "); using Grad-CAM on " + model.layer().layer);
+    methods.push_back(eo.method);
   } else {
-    auto m = parse_method(a.method);
-    if (!m) throw Error(ErrorCode::usage, "--method " + a.method + ": unknown method");
-    eo.method = *m;
+    for (const std::string& name : plan.names) methods.push_back(*parse_method(name));
+    eo.method = methods.front();
+    if (fuse && !plan.compare && !fuse_refusal(eo.method).empty())
+      throw Error(ErrorCode::usage,
+                  "--fuse: " + method_name(eo.method) + ": " + fuse_refusal(eo.method));
   }
   eo.batch_size = a.mask_batch;
   eo.eigen_smooth = a.eigen_smooth;
@@ -294,10 +373,39 @@ int run_explain(const ExplainArgs& a) {
     diagnose(message);
   };
   if (a.json) po.on_record = [](const std::string& line) { std::cout << line << std::endl; };
-  const PipelineSummary s = run_pipeline(model, inputs, po);
-  bar.finish();
-  std::cerr << format_summary(s) << std::endl;
-  return s.failed ? static_cast<int>(ErrorCode::input) : 0;
+  std::vector<std::string> layer_names{model.layer().layer};
+  for (const Model& m : po.fuse_layers) layer_names.push_back(m.layer().layer);
+  bool failed = false;
+  size_t ran = 0;
+  for (const Method method : methods) {
+    PipelineOptions run = po;
+    run.explain.method = method;
+    std::filesystem::path out(a.out);
+    if (plan.compare) {
+      // `all` is every method that can run on this model: the others are noted and skipped.
+      const std::string why = cannot_run(model, run);
+      if (!why.empty()) {
+        if (!plan.all)
+          throw Error(ErrorCode::usage, "--method " + method_name(method) + ": " + why);
+        diagnose("note: skipping " + method_name(method) + ": " + why);
+        continue;
+      }
+      out /= method_folder(method);
+    }
+    if (fuse) out /= fused_folder(*fuse, layer_names);
+    run.out_dir = out.string();
+    if (plan.compare || fuse)
+      diagnose("note: " + method_name(method) +
+               (fuse ? " fused over " + std::to_string(layer_names.size()) + " layers" : "") +
+               " -> " + run.out_dir);
+    const PipelineSummary s = run_pipeline(model, inputs, run);
+    bar.finish();
+    std::cerr << (plan.compare ? method_name(method) + ": " : "") << format_summary(s) << std::endl;
+    failed = failed || s.failed;
+    ++ran;
+  }
+  if (!ran) throw Error(ErrorCode::model, a.model + ": none of the methods can run on it");
+  return failed ? static_cast<int>(ErrorCode::input) : 0;
 }
 
 }  // namespace
@@ -349,7 +457,8 @@ Runner add_explain(CLI::App& app) {
                   "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, gradcam-elementwise, "
                   "eigengradcam, smoothgradcam++, guided-backprop, guided-gradcam, scorecam, "
                   "ablationcam, eigencam, attention-relevance; auto: cam when the model has a CAM "
-                  "head, else gradcam")
+                  "head, else gradcam; a comma list or all: every method into OUT/method-<name>/ "
+                  "(all skips those the model refuses), for camkit report's comparison")
       ->capture_default_str();
   cmd->add_flag("--eigen-smooth", a->eigen_smooth,
                 "Gradient methods: the first principal component of the weighted activations "
@@ -406,9 +515,17 @@ Runner add_explain(CLI::App& app) {
   cmd->add_option("--positive-threshold", a->positive_threshold,
                   "Score at which a class counts as positive (binary, multi-label)")
       ->capture_default_str();
-  cmd->add_option("--layer", a->layer,
+  cmd->add_option("--layer", a->layers,
                   "Module path of the layer to explain, e.g. layer4 or layer4.1.conv2 "
-                  "(default: the CAM head's feature map, else the last 4-D activation)");
+                  "(default: the CAM head's feature map, else the last 4-D activation); "
+                  "repeat it (or a,b) with --fuse for several layers at once")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--fuse", a->fuse,
+                  "With several --layer: fuse each layer's display map (ReLU, bilinear to the "
+                  "input size, min-max) by mean, max or product; written to "
+                  "OUT/fused-<rule>-<layers>/ (docs/methods.md)")
+      ->check(CLI::IsMember({"mean", "max", "product"}));
   cmd->add_flag("--volume", a->volume,
                 "Every input is one exam (.npy [S,H,W] or [S,C,H,W], multi-frame DICOM, DICOM "
                 "series folder), fed as [1,S,C,H,W]; a map per slice (docs/volumes.md)");

@@ -73,9 +73,31 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
     j["positive"] = {e.explain_positives, e.positive_threshold};
   if (const nlohmann::json mo = pipeline::method_options_json(e); !mo.is_null())
     j["method_options"] = mo;
+  if (!o.fuse_layers.empty()) {
+    nlohmann::json layers = nlohmann::json::array({model.layer().layer});
+    for (const Model& m : o.fuse_layers) layers.push_back(m.layer().layer);
+    j["fuse"] = {fuse_rule_name(o.fuse), layers};
+  }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(j.dump())));
   return hex;
+}
+
+std::string fused_folder(FuseRule rule, const std::vector<std::string>& layers) {
+  std::string out = "fused-" + fuse_rule_name(rule) + "-";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (i) out += '+';
+    for (char c : layers[i]) {
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+      out += plain ? c : '_';
+    }
+  }
+  return out;
+}
+
+std::string method_folder(Method method) {
+  return "method-" + method_name(method);
 }
 
 std::string index_file_name(int shard_index, int shard_count) {

@@ -48,6 +48,7 @@ class Run {
         hash_(options_hash(model, o)),
         out_(out),
         index_(index) {
+    for (const Model& m : o.fuse_layers) fuse_explainers_.emplace_back(m);
     const int w = worker_count(o);
     workers_ = w;
     // Inputs decoded ahead of inference, and inputs handed to rendering but not committed.
@@ -199,6 +200,34 @@ class Run {
     }
   }
 
+  // The inputs' explanations: at the model's layer, fused with the further layers' when the
+  // run fuses layers. Each further layer explains the classes the first chose for each input.
+  std::vector<Explanation> explain_inputs(const std::vector<const Prepared*>& ptrs,
+                                          const ExplainOptions& eo) const {
+    std::vector<Explanation> exs = explainer_.explain_batch(ptrs, eo);
+    if (fuse_explainers_.empty()) return exs;
+    std::vector<std::vector<Explanation>> per_input(exs.size());
+    for (size_t i = 0; i < exs.size(); ++i) per_input[i].push_back(std::move(exs[i]));
+    for (const Explainer& other : fuse_explainers_) {
+      std::vector<Explanation> more = other.explain_batch(ptrs, eo);
+      for (size_t i = 0; i < more.size(); ++i) {
+        std::vector<int> want, got;
+        for (const ClassMap& cm : per_input[i].front().maps)
+          want.push_back(cm.prediction.class_index);
+        for (const ClassMap& cm : more[i].maps) got.push_back(cm.prediction.class_index);
+        if (want != got) {  // logits equal but for the last bits: a tie ranked otherwise
+          ExplainOptions fixed = eo;
+          fixed.classes = want;
+          more[i] = other.explain(*ptrs[i], fixed);
+        }
+        per_input[i].push_back(std::move(more[i]));
+      }
+    }
+    for (size_t i = 0; i < exs.size(); ++i)
+      exs[i] = fuse_explanations(per_input[i], *ptrs[i], o_.fuse);
+    return exs;
+  }
+
   void explain(std::vector<ItemPtr>& batch) {
     if (batch.empty()) return;
     ExplainOptions eo = o_.explain;
@@ -206,7 +235,7 @@ class Run {
     std::vector<const Prepared*> ptrs;
     for (const auto& item : batch) ptrs.push_back(&item->prepared);
     try {
-      std::vector<Explanation> exs = explainer_.explain_batch(ptrs, eo);
+      std::vector<Explanation> exs = explain_inputs(ptrs, eo);
       for (size_t i = 0; i < batch.size(); ++i) {
         batch[i]->ex = std::move(exs[i]);
         batch[i]->state = State::explained;
@@ -220,7 +249,7 @@ class Run {
     }
     for (auto& item : batch) {
       try {
-        item->ex = explainer_.explain(item->prepared, eo);
+        item->ex = std::move(explain_inputs({&item->prepared}, eo).front());
         item->state = State::explained;
       } catch (...) {
         fail_or_rethrow(*item);
@@ -296,6 +325,7 @@ class Run {
 
   const Model& model_;
   const Explainer explainer_;
+  std::vector<Explainer> fuse_explainers_;  ///< the further layers of a fused run
   const std::vector<PipelineInput>& inputs_;
   const PipelineOptions& o_;
   const std::string hash_;
@@ -361,8 +391,22 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
                              const PipelineOptions& options) {
   check_options(options);
   check_unique_names(inputs);
+  if (!options.fuse_layers.empty()) {
+    const std::string why = fuse_refusal(options.explain.method);
+    check(why.empty(), "--fuse: " + method_name(options.explain.method) + ": " + why);
+  }
   // A model property that stops the method is the run's error, before any input is read.
   Explainer(model).check(options.explain);
+  if (!options.fuse_layers.empty()) {
+    check(!options.volume && model.input_spec().rank == 2,
+          "--fuse: defined for 2-D image models only (not for exams or 3-D models)");
+    for (const Model& m : options.fuse_layers) {
+      check(m.path() == model.path(), "--fuse: every layer must be of the same model file");
+      check(m.layer().layer != model.layer().layer,
+            "--fuse: layer " + m.layer().layer + " is given twice");
+      Explainer(m).check(options.explain);
+    }
+  }
   PipelineOptions o = options;
   if (o.total_inputs == 0) o.total_inputs = inputs.size();
   const OutputFolder out(o.out_dir);

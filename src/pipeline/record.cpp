@@ -60,6 +60,13 @@ std::string explanation_record(const Model& model, const RecordInput& in, const 
   }
   pipeline::describe_explanation(rec, ex.method, ex.task, ex.layer, ex.layout, ex.feature_shape,
                                  ex.predictions, ex.positives, model);
+  if (ex.fuse) {
+    rec["fuse"] = fuse_rule_name(*ex.fuse);
+    rec["layers"] = nlohmann::json::array();
+    for (const FusedLayer& l : ex.fused_layers)
+      rec["layers"].push_back(
+          {{"layer", l.layer}, {"layout", l.layout}, {"feature_shape", l.feature_shape}});
+  }
   if (!in.method_options.empty()) rec["method_options"] = nlohmann::json::parse(in.method_options);
   if (in.overlay_size)
     rec["overlay_size"] = {{"width", in.overlay_size->first}, {"height", in.overlay_size->second}};

@@ -62,6 +62,17 @@ align-items:center;padding:1px 0}
 .bar{height:7px;background:#eef0f3;border-radius:4px;overflow:hidden}
 .bar i{display:block;height:100%;background:var(--accent)}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
+.comparisons{padding:20px 28px 0;display:flex;flex-direction:column;gap:18px}
+.compare .scroll{overflow-x:auto}
+.compare table{border-collapse:collapse;margin-top:10px}
+.compare th,.compare td{border-top:1px solid var(--line);padding:8px;vertical-align:top;
+text-align:left}
+.compare thead th{border-top:0;font-size:13px}
+.compare td figure,.compare th figure{width:200px}
+.compare .faith{font-weight:400;font-size:11px;color:var(--muted);margin-top:3px;
+font-variant-numeric:tabular-nums}
+.compare .faith b{color:var(--ink);font-weight:600}
+.compare td.none{color:var(--muted);font-size:12px}
 )css";
 
 const char* const kScript = R"js(
@@ -136,7 +147,7 @@ std::string box_div(const std::array<double, 4>& b, const Record& r) {
          fixed(b[3], 0) + " px\"></div>";
 }
 
-std::string figure(const Record& r, const ExplainedClass& e, bool lazy) {
+std::string overlay_figure(const Record& r, const ExplainedClass& e, bool lazy) {
   const ClassEntry& c = e.entry;
   std::string out =
       "<figure class=\"overlay\" data-class=\"" + std::to_string(c.class_index) + "\">";
@@ -158,6 +169,15 @@ std::string figure(const Record& r, const ExplainedClass& e, bool lazy) {
   return out + "</figcaption></figure>";
 }
 
+std::string input_picture(const Record& r, bool lazy) {
+  std::string out = "<figure class=\"input\">";
+  out += r.input_src.empty()
+             ? placeholder(r, r.input_note)
+             : "<div class=\"frame\">" + img(r.input_src, r, name_of(r), lazy) + "</div>";
+  return out + "<figcaption><span class=\"lbl\">input</span><br><span class=\"cls\">" +
+         html_escape(r.input) + "</span></figcaption></figure>";
+}
+
 std::string card(const Record& r, bool lazy, bool show_model) {
   std::string search = r.path + " " + r.input;
   for (const ClassEntry& p : r.predictions)
@@ -175,13 +195,8 @@ std::string card(const Record& r, bool lazy, bool show_model) {
   // At most 240 px per figure, so that a card with one or two overlays does not blow them up.
   const std::size_t figures = r.explanations.size() + 1;
   out += "</div><div class=\"figures\" style=\"max-width:" + std::to_string(figures * 252 - 12) +
-         "px\"><figure class=\"input\">";
-  out += r.input_src.empty()
-             ? placeholder(r, r.input_note)
-             : "<div class=\"frame\">" + img(r.input_src, r, name_of(r), lazy) + "</div>";
-  out += "<figcaption><span class=\"lbl\">input</span><br><span class=\"cls\">" +
-         html_escape(r.input) + "</span></figcaption></figure>";
-  for (const ExplainedClass& e : r.explanations) out += figure(r, e, lazy);
+         "px\">" + input_picture(r, lazy);
+  for (const ExplainedClass& e : r.explanations) out += overlay_figure(r, e, lazy);
   out += "</div>";
   if (!r.predictions.empty()) {
     out += "<ol class=\"preds\" title=\"top predictions\">";
@@ -202,6 +217,14 @@ std::string fact(const std::string& name, const std::string& value) {
 }
 
 }  // namespace
+
+std::string figure(const Record& r, const ExplainedClass& e, bool lazy) {
+  return overlay_figure(r, e, lazy);
+}
+
+std::string input_figure(const Record& r, bool lazy) {
+  return input_picture(r, lazy);
+}
 
 std::string fixed(double v, int decimals) {
   if (!std::isfinite(v)) return "n/a";
@@ -250,8 +273,13 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
          html_escape(info.title) + "</h1>\n<dl class=\"facts\">";
   out += fact("Model", models) + fact("Method", distinct(records, &Record::method)) +
          fact("Feature layer", layer);
+  const std::vector<Comparison> comparisons = find_comparisons(records);
+  std::set<const Record*> compared;
+  for (const Comparison& c : comparisons) compared.insert(c.columns.begin(), c.columns.end());
+  // Compared records share their input: each input counts once.
+  const std::size_t inputs = images - compared.size() + comparisons.size();
   if (images || (volumes.empty() && volumes3d.empty()))
-    out += fact("Inputs", std::to_string(images)) + fact("Overlays", std::to_string(overlays));
+    out += fact("Inputs", std::to_string(inputs)) + fact("Overlays", std::to_string(overlays));
   if (!volumes.empty()) {
     std::set<std::string> cases;
     for (const Record* v : volumes) cases.insert(v->volume->case_id);
@@ -280,10 +308,11 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
   out += "</header>\n";
   if (!volumes.empty()) out += render_viewer(volumes);
   if (!volumes3d.empty()) out += render_viewer3d(volumes3d);
-  if (images) {
+  if (!comparisons.empty()) out += render_comparisons(comparisons, info.faithfulness, info.lazy);
+  if (images > compared.size()) {
     out += "<main>\n";
     for (const Record& r : records)
-      if (!r.volume) out += card(r, info.lazy, many_models);
+      if (!r.volume && !compared.count(&r)) out += card(r, info.lazy, many_models);
     out += "</main>\n";
   }
   out += "<footer>";

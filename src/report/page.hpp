@@ -100,13 +100,49 @@ bool is_record(const nlohmann::json& json);
 /// percent-encoded, so names with spaces, '#', '?' or '%' load from file://.
 std::string url_path(const std::string& relative);
 
+/// The faithfulness figures of one method, from the JSON `camkit eval --faithfulness --json`
+/// prints, saved anywhere under the report directory (docs/report.md, "Comparing methods").
+struct Faithfulness {
+  std::string method;
+  std::string source;  ///< the file, relative to the report directory
+  std::string cls;     ///< "predicted" or "true"
+  int images = 0, steps = 0, trials = 0;
+  double deletion_auc = 0, insertion_auc = 0, average_drop = 0, increase = 0;  ///< NaN: null
+};
+
+/// The figures of an eval JSON object, nullopt when it holds no "faithfulness" object with a
+/// "method" string. Throws Error(input) when a figure has the wrong type.
+std::optional<Faithfulness> parse_faithfulness(const nlohmann::json& json);
+
+/// Image records of one input explained by several methods: the comparison view's rows (one
+/// per class) and columns (one per method, sorted by name; a method written twice, e.g. fused
+/// and at one layer, is one column per feature layer).
+struct Comparison {
+  std::string input;
+  std::vector<const Record*> columns;
+};
+
+/// The comparisons among `records`: inputs with records of two or more methods (or layers), in
+/// the order of their first record.
+std::vector<Comparison> find_comparisons(const std::vector<Record>& records);
+
+/// The comparison view's section: one table per input.
+std::string render_comparisons(const std::vector<Comparison>& comparisons,
+                               const std::vector<Faithfulness>& faithfulness, bool lazy);
+
+/// An explained class's overlay with its box and caption, as the cards show it.
+std::string figure(const Record& r, const ExplainedClass& e, bool lazy);
+/// The input's display copy (or a placeholder) with its caption.
+std::string input_figure(const Record& r, bool lazy);
+
 /// What the page header shows besides the records.
 struct PageInfo {
   std::string title;
   bool lazy = false;
   std::vector<std::string> skipped;  ///< "<record>: <reason>"
   int missing_inputs = 0;
-  int missing_pictures = 0;  ///< slice and heat-map files of volume records not found
+  int missing_pictures = 0;                ///< slice and heat-map files of volume records not found
+  std::vector<Faithfulness> faithfulness;  ///< by file path; the first of a method counts
 };
 
 /// The complete index.html: the volume viewer (when any record is a volume) above one card per

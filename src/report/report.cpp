@@ -49,16 +49,14 @@ std::vector<fs::path> find_json(const fs::path& root) {
   return found;
 }
 
-// nullopt for a JSON file that is not a record; throws Error(input) for one that cannot be read.
-std::optional<nlohmann::json> load_json(const fs::path& path) {
+// The parsed file; throws Error(input) for one that cannot be read or parsed.
+nlohmann::json load_json(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in.is_open()) throw Error(ErrorCode::input, "cannot read");
   std::stringstream text;
   text << in.rdbuf();
   try {
-    nlohmann::json j = nlohmann::json::parse(text.str());
-    if (!report::is_record(j)) return std::nullopt;
-    return j;
+    return nlohmann::json::parse(text.str());
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
     const auto close = what.find("] ");
@@ -155,12 +153,20 @@ ReportSummary write_report(const std::string& dir, const ReportOptions& options)
   const fs::path root(dir);
   ReportSummary summary;
   std::vector<Record> records;
+  std::vector<report::Faithfulness> faithfulness;
   for (const fs::path& rel : find_json(root)) {
     const std::string name = rel.generic_string();
     try {
-      const std::optional<nlohmann::json> json = load_json(root / rel);
-      if (!json) continue;
-      Record r = report::parse_record(*json);
+      const nlohmann::json json = load_json(root / rel);
+      if (!report::is_record(json)) {
+        // `camkit eval --faithfulness --json` output saved next to the maps (docs/report.md).
+        if (auto f = report::parse_faithfulness(json)) {
+          f->source = name;
+          faithfulness.push_back(std::move(*f));
+        }
+        continue;
+      }
+      Record r = report::parse_record(json);
       r.path = name;
       records.push_back(std::move(r));
     } catch (const Error& e) {
@@ -198,6 +204,7 @@ ReportSummary write_report(const std::string& dir, const ReportOptions& options)
   info.skipped = summary.errors;
   info.missing_inputs = summary.missing_inputs;
   info.missing_pictures = summary.missing_pictures;
+  info.faithfulness = std::move(faithfulness);
   summary.index = (root / "index.html").string();
   write_file_atomic(summary.index, report::render_page(records, info));
   return summary;

@@ -268,4 +268,68 @@ TEST_F(ReportTest, CommandLine) {
   EXPECT_NE(read_text(log).find("no camkit records"), std::string::npos);
 }
 
+// Records of one input under several methods: one table, a column per method (sorted), a row
+// per class, the saved faithfulness figures in their method's column head; a malformed
+// faithfulness file is reported like a malformed record.
+TEST(ReportComparison, OneColumnPerMethod) {
+  const fs::path root =
+      fs::temp_directory_path() / ("camkit_report_compare_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const fs::path in = root / "cat.png";
+  camkit::write_file_atomic(in.string(), camkit::encode_png(gradient(20, 30)));
+  for (const char* m : {"scorecam", "gradcam", "eigencam"}) {
+    const fs::path dir = root / "out" / (std::string("method-") + m);
+    fs::create_directories(dir);
+    json r = record(dir, "cat", in.string(), 30, 20, 3,
+                    {{entry(2, "tree", 0.7), json()}, {entry(0, "cat", 0.2), json()}});
+    r["method"] = m;
+    write_text(dir / "cat.json", r.dump(2));
+  }
+  // Another input with one method only keeps its card.
+  record(root / "out", "lone", in.string() + ".other", 30, 20, 3, {{entry(1, "car", 0.5), json()}});
+  const json faith{{"model", "m.pt"},
+                   {"method", "gradcam"},
+                   {"faithfulness",
+                    {{"method", "gradcam"},
+                     {"class", "predicted"},
+                     {"steps", 8},
+                     {"images", 1},
+                     {"deletion_auc", 0.123456},
+                     {"insertion_auc", 0.5},
+                     {"average_drop", 0.25},
+                     {"increase_in_confidence", nullptr}}}};
+  write_text(root / "out" / "method-gradcam" / "faithfulness.json", faith.dump());
+  const camkit::ReportSummary s = camkit::write_report((root / "out").string());
+  EXPECT_TRUE(s.errors.empty());
+  const std::string html = read_text(root / "out" / "index.html");
+  const std::string::size_type at = html.find("<article class=\"card compare\"");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(html.find("<article class=\"card compare\"", at + 1), std::string::npos);
+  const std::string table = html.substr(at, html.find("</article>", at) - at);
+  std::vector<std::string> cols;
+  const std::regex col("class=\"method\" data-method=\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(table.begin(), table.end(), col);
+       it != std::sregex_iterator(); ++it)
+    cols.push_back((*it)[1]);
+  EXPECT_EQ(cols, (std::vector<std::string>{"eigencam", "gradcam", "scorecam"}));
+  const std::regex row("<tr data-class=");
+  EXPECT_EQ(
+      std::distance(std::sregex_iterator(table.begin(), table.end(), row), std::sregex_iterator()),
+      2);
+  EXPECT_NE(table.find("data-metric=\"deletion_auc\">0.1235<"), std::string::npos);
+  EXPECT_NE(table.find("increase in confidence <b>n/a</b>"), std::string::npos);
+  // One figure column only: gradcam's head; the others have none.
+  EXPECT_EQ(table.find("data-metric", table.find("data-metric=\"insertion_auc\"") + 1),
+            std::string::npos);
+  EXPECT_NE(html.find("<article class=\"card\""), std::string::npos);  // the lone record
+  EXPECT_NE(html.find("<dd>2</dd>"), std::string::npos);  // inputs: cat.png and the other
+  json bad = faith;
+  bad["faithfulness"]["deletion_auc"] = "low";
+  write_text(root / "out" / "bad_faith.json", bad.dump());
+  const camkit::ReportSummary s2 = camkit::write_report((root / "out").string());
+  ASSERT_EQ(s2.errors.size(), 1u);
+  EXPECT_NE(s2.errors[0].find("bad_faith.json"), std::string::npos);
+  fs::remove_all(root);
+}
+
 }  // namespace

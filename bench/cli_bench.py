@@ -198,6 +198,9 @@ def marginal(camkit, model, method, n, threads, tmp, wait_idle):
 
 def vit(camkit, threads, tmp, wait_idle):
     model = architectures.build_model("vit_b_16", seed=0).eval()
+    # torchvision zero-initialises the head, which leaves every logit constant: camkit would
+    # rightly refuse the model (no gradient reaches any layer). A trained head is never zero.
+    torch.nn.init.normal_(model.heads.head.weight, std=0.02)
     path = os.path.join(tmp, "vit_b_16.pt")
     meta = camkit_meta.build_meta("vit_b_16", 1000, 3, 224, 224, preset="imagenet")
     export_model.export(model, path, meta, "trace")

@@ -74,10 +74,12 @@ std::optional<Faithfulness> parse_faithfulness(const json& j) {
 
 std::vector<Comparison> find_comparisons(const std::vector<Record>& records) {
   std::vector<Comparison> out;
-  std::map<std::string, size_t> by_input;
+  // One comparison per input and model: two models' maps of one input are two cards, not one
+  // model's methods side by side. Volumes have their own viewers.
+  std::map<std::pair<std::string, std::string>, size_t> by_input;
   for (const Record& r : records) {
-    if (r.volume) continue;
-    const auto [it, fresh] = by_input.emplace(r.input, out.size());
+    if (r.volume || r.volume3d) continue;
+    const auto [it, fresh] = by_input.emplace(std::make_pair(r.input, r.model), out.size());
     if (fresh) out.push_back({r.input, {}});
     std::vector<const Record*>& cols = out[it->second].columns;
     // The same method and layer twice (a record copied elsewhere) is one column: the first.

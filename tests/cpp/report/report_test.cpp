@@ -332,4 +332,31 @@ TEST(ReportComparison, OneColumnPerMethod) {
   fs::remove_all(root);
 }
 
+// Two models' maps of one input are not a comparison of methods: each record keeps its card.
+TEST(ReportComparison, TwoModelsOfOneInputAreTwoCards) {
+  const fs::path root =
+      fs::temp_directory_path() / ("camkit_report_models_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const fs::path in = root / "cat.png";
+  camkit::write_file_atomic(in.string(), camkit::encode_png(gradient(20, 30)));
+  for (const char* m : {"cnn", "vit"}) {
+    const fs::path dir = root / "out" / m;
+    fs::create_directories(dir);
+    json r = record(dir, "cat", in.string(), 30, 20, 3, {{entry(2, "tree", 0.7), json()}});
+    r["model"] = std::string("/models/") + m + ".pt";
+    r["method"] = std::string(m) == "cnn" ? "cam" : "gradcam";
+    write_text(dir / "cat.json", r.dump(2));
+  }
+  const camkit::ReportSummary s = camkit::write_report((root / "out").string());
+  EXPECT_TRUE(s.errors.empty());
+  const std::string html = read_text(root / "out" / "index.html");
+  EXPECT_EQ(html.find("<article class=\"card compare\""), std::string::npos);
+  size_t cards = 0;
+  for (auto at = html.find("<article class=\"card\""); at != std::string::npos;
+       at = html.find("<article class=\"card\"", at + 1))
+    ++cards;
+  EXPECT_EQ(cards, 2u);
+  fs::remove_all(root);
+}
+
 }  // namespace

@@ -104,13 +104,15 @@ def test_sscam_record_and_map():
     assert rec["method_options"] == {"noise": {"sigma": 0.25, "samples": 4, "seed": 3}}, rec
     layer = s["model"].features[2]
     close(raw, ref.sscam(s["model"], s["x"], layer, 1, 0.25, 4, 3), "sscam")
-    # Reproducible from the seed, whatever the batching; another seed, another map.
+    # Reproducible from the seed, whatever the batching (up to the rounding of batched
+    # forwards); another seed, another map.
     _, again = explain("sscam2", "--method", "sscam", "--noise-sigma", "0.25", "--samples", "4",
                        "--seed", "3", "--mask-batch", "1")
-    assert np.array_equal(raw, again)
+    close(again, raw, "sscam with --mask-batch 1")
     _, other = explain("sscam3", "--method", "sscam", "--noise-sigma", "0.25", "--samples", "4",
                        "--seed", "4")
-    assert not np.array_equal(raw, other)
+    err = float(np.abs(other - raw).max() / np.abs(raw).max())
+    assert err > 1e-3, f"another seed changed the map by {err:.3g} only"
 
 
 def test_iscam_record_and_map():

@@ -51,11 +51,19 @@ enum class Method {
   guided_backprop,
   /// Selvaraju et al. 2017: guided backpropagation times the upsampled Grad-CAM map
   guided_gradcam,
+  /// Wang et al. 2020: Score-CAM with each channel's score averaged over noisy masks
+  sscam,
+  /// Naidu et al. 2020: Score-CAM with each channel's score integrated from a zero mask
+  iscam,
+  /// Srinivas & Fleuret 2019: input-gradient x input plus every conv and batch-norm
+  /// bias-gradient, each post-processed and summed; an input-resolution map
+  fullgrad,
 };
 
 /// "cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "scorecam",
 /// "ablationcam", "eigencam", "attention-relevance", "gradcam-elementwise", "eigengradcam",
-/// "smoothgradcam++", "guided-backprop", "guided-gradcam"; nullopt otherwise.
+/// "smoothgradcam++", "guided-backprop", "guided-gradcam", "sscam", "iscam", "fullgrad";
+/// nullopt otherwise.
 std::optional<Method> parse_method(std::string_view name);
 std::string method_name(Method method);
 /// All method names, for help texts.
@@ -103,7 +111,9 @@ struct ExplainOptions {
   /// unaugmented input. Images only (not explain_volume).
   bool aug_smooth = false;
   /// Smooth Grad-CAM++: noise standard deviation as a fraction of the input's range
-  /// (max - min of the model input), noisy copies, and the seed of the noise.
+  /// (max - min of the model input), noisy copies, and the seed of the noise. SS-CAM: the
+  /// noise on the masks (whose range is 1), noisy masks per channel, seed. IS-CAM: `samples`
+  /// is the number of integration steps (no noise).
   double noise_sigma = 0.15;
   int samples = 16;
   uint64_t seed = 0;

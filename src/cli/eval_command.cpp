@@ -270,7 +270,8 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-m,--method", a->method,
                   "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, gradcam-elementwise, "
-                  "eigengradcam, smoothgradcam++, scorecam, ablationcam, eigencam; auto: cam "
+                  "eigengradcam, smoothgradcam++, fullgrad, scorecam, sscam, iscam, ablationcam, "
+                  "eigencam; auto: cam "
                   "when the model has a CAM head, else gradcam")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size,

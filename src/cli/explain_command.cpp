@@ -271,8 +271,10 @@ int run_explain(const ExplainArgs& a) {
   if (a.optimize != "auto" && a.optimize != "on" && a.optimize != "off")
     throw Error(ErrorCode::usage, "--optimize " + a.optimize + ": use auto, on or off");
   const MethodPlan plan = plan_methods(a.method);
-  const bool scorecam =
-      std::find(plan.names.begin(), plan.names.end(), "scorecam") != plan.names.end();
+  // The perturbation methods run hundreds of forward passes per input: optimised from the first.
+  const bool scorecam = std::any_of(plan.names.begin(), plan.names.end(), [](const auto& m) {
+    return m == "scorecam" || m == "sscam" || m == "iscam";
+  });
   mo.optimize = a.optimize == "on" || (a.optimize == "auto" && (files.size() >= 8 || scorecam));
   std::optional<FuseRule> fuse;
   if (!a.fuse.empty()) {
@@ -455,10 +457,11 @@ Runner add_explain(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print each record as one JSON line on stdout");
   cmd->add_option("-m,--method", a->method,
                   "cam, gradcam, gradcam++, xgradcam, layercam, hirescam, gradcam-elementwise, "
-                  "eigengradcam, smoothgradcam++, guided-backprop, guided-gradcam, scorecam, "
-                  "ablationcam, eigencam, attention-relevance; auto: cam when the model has a CAM "
-                  "head, else gradcam; a comma list or all: every method into OUT/method-<name>/ "
-                  "(all skips those the model refuses), for camkit report's comparison")
+                  "eigengradcam, smoothgradcam++, guided-backprop, guided-gradcam, fullgrad, "
+                  "scorecam, sscam, iscam, ablationcam, eigencam, attention-relevance; auto: cam "
+                  "when the model has a CAM head, else gradcam; a comma list or all: every method "
+                  "into OUT/method-<name>/ (all skips those the model refuses), for camkit "
+                  "report's comparison")
       ->capture_default_str();
   cmd->add_flag("--eigen-smooth", a->eigen_smooth,
                 "Gradient methods: the first principal component of the weighted activations "
@@ -467,20 +470,23 @@ Runner add_explain(CLI::App& app) {
                 "Average each map over horizontal flip x input scale 0.9/1.0/1.1, flipped back "
                 "(6 explanations per input)");
   cmd->add_option("--noise-sigma", a->noise_sigma,
-                  "smoothgradcam++: noise standard deviation, a fraction of the input's range")
+                  "smoothgradcam++: noise standard deviation, a fraction of the input's range; "
+                  "sscam: of the masks' range (1)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--samples", a->samples, "smoothgradcam++: noisy copies per input")
+  cmd->add_option("--samples", a->samples,
+                  "smoothgradcam++: noisy copies per input; sscam: noisy masks per channel; "
+                  "iscam: integration steps per channel")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", a->seed,
-                  "smoothgradcam++: seed of the noise (the same for every input)")
+                  "smoothgradcam++, sscam: seed of the noise (the same for every input)")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Inputs of equal prepared size per forward pass")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--mask-batch", a->mask_batch,
-                  "Masked/ablated inputs per forward pass (scorecam, ablationcam; "
+                  "Masked/ablated inputs per forward pass (scorecam, sscam, iscam, ablationcam; "
                   "Score-CAM on the CPU: at most 4 inputs of 224x224)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));

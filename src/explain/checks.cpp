@@ -48,9 +48,11 @@ void check_method(const Model& model, const ExplainOptions& options) {
                                       ". Gradient-based methods explain models without one: "
                                       "--method gradcam");
   if (!m.layer.found) throw Error(ErrorCode::model, model.path() + ": " + m.layer.reason);
-  // Flips and guided ReLUs are defined and tested on images only.
+  // Flips, guided ReLUs and FullGrad's per-layer bias maps are defined and tested on images
+  // only.
   if (m.spatial_dims == 3 &&
-      (method == Method::guided_backprop || method == Method::guided_gradcam || options.aug_smooth))
+      (method == Method::guided_backprop || method == Method::guided_gradcam ||
+       method == Method::fullgrad || options.aug_smooth))
     throw Error(ErrorCode::usage,
                 model.path() + ": " +
                     (options.aug_smooth ? std::string("--aug-smooth") : method_name(method)) +
@@ -65,6 +67,8 @@ void check_method(const Model& model, const ExplainOptions& options) {
     why = m.checked(2, [&m] { return check_cut(m); });
   else if (method == Method::attention_relevance)
     why = m.checked(3, [&m] { return check_attention(m); });
+  else if (method == Method::fullgrad)
+    why = m.checked(4, [&m] { return check_fullgrad(m); });
   if (!why.empty())
     throw Error(ErrorCode::model, model.path() + ": " + method_name(method) + ": " + why);
 }

@@ -34,6 +34,24 @@ Map to_map(const at::Tensor& hw);
 /// inputs x (C_in, D, H, W) and a (C, d, h, w), maps (k, d, h, w).
 at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
                          const std::vector<int>& classes, int batch_size);
+/// Masked inputs of `x` (one input) per forward pass of Score-CAM and its variants: at most
+/// `batch_size`, on the CPU at most four 3x224x224 inputs' worth of elements, 1 when the graph
+/// fixes a batch of one.
+int64_t mask_batch(const Model::Impl& m, const at::Tensor& x, int batch_size);
+/// SS-CAM and IS-CAM maps (k, h, w) for one input, as scorecam_maps: each channel's score
+/// averaged over ExplainOptions::samples noisy masks (SS-CAM, noise from a CPU generator seeded
+/// with ExplainOptions::seed, drawn channel by channel) or integration steps (IS-CAM).
+at::Tensor sscam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
+                      const std::vector<int>& classes, const ExplainOptions& options);
+at::Tensor iscam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
+                      const std::vector<int>& classes, const ExplainOptions& options);
+/// Whether FullGrad's layers can be found in the graph: "" when they can, else why not.
+std::string check_fullgrad(const Model::Impl& m);
+/// FullGrad (docs/methods.md) for a batch of inputs: input-resolution raw maps (H, W).
+std::vector<Explanation> explain_fullgrad(const Model& model,
+                                          const std::vector<const Prepared*>& inputs,
+                                          const ExplainOptions& options);
+
 /// Ablation-CAM maps (k, h, w) for one input: raw its tapped activation as the layer returns it
 /// (batch of one), a the map stack (C, h, w), crossing the values the upper layers also read.
 at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const at::Tensor& a,

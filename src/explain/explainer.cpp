@@ -58,7 +58,10 @@ constexpr MethodName kMethods[] = {{Method::cam, "cam"},
                                    {Method::eigengradcam, "eigengradcam"},
                                    {Method::smoothgradcam_pp, "smoothgradcam++"},
                                    {Method::guided_backprop, "guided-backprop"},
-                                   {Method::guided_gradcam, "guided-gradcam"}};
+                                   {Method::guided_gradcam, "guided-gradcam"},
+                                   {Method::sscam, "sscam"},
+                                   {Method::iscam, "iscam"},
+                                   {Method::fullgrad, "fullgrad"}};
 
 }  // namespace
 
@@ -87,7 +90,7 @@ bool method_uses_relu(Method method) {
 bool method_uses_gradients(Method method) {
   return detail::is_gradient_method(method) || method == Method::attention_relevance ||
          method == Method::smoothgradcam_pp || method == Method::guided_backprop ||
-         method == Method::guided_gradcam;
+         method == Method::guided_gradcam || method == Method::fullgrad;
 }
 
 Explainer::Explainer(const Model& model) : model_(model) {}
@@ -109,6 +112,7 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   if (options.aug_smooth) return detail::explain_augmented(*this, inputs, options);
   if (method == Method::guided_backprop || method == Method::guided_gradcam)
     return detail::explain_guided(*this, model_, inputs, options);
+  if (method == Method::fullgrad) return detail::explain_fullgrad(model_, inputs, options);
   if (m.max_batch == 1 && inputs.size() > 1) {  // the graph fixes a batch of one
     std::vector<Explanation> out;
     for (const Prepared* p : inputs) out.push_back(explain_batch({p}, options).front());
@@ -202,6 +206,10 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
         maps = e.unsqueeze(0).expand(each);
       } else if (method == Method::smoothgradcam_pp) {
         maps = detail::smoothgradcam_pp_maps(m, batch[i], features[i].to(at::kFloat), cls, options);
+      } else if (method == Method::sscam) {
+        maps = detail::sscam_maps(m, batch[i].to(m.device), features[i], cls, options);
+      } else if (method == Method::iscam) {
+        maps = detail::iscam_maps(m, batch[i].to(m.device), features[i], cls, options);
       } else if (method == Method::scorecam) {
         maps =
             detail::scorecam_maps(m, batch[i].to(m.device), features[i], cls, options.batch_size);

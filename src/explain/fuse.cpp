@@ -41,6 +41,9 @@ std::string fuse_refusal(Method method) {
     case Method::guided_gradcam:
       return "the guided methods' maps are input gradients at input resolution, not maps of a "
              "layer";
+    case Method::fullgrad:
+      return "FullGrad already sums the bias gradients of every layer with a bias; it reads no "
+             "single layer to fuse";
     default:
       return "";
   }

@@ -109,7 +109,7 @@ void check_method_options(const ExplainOptions& o) {
                 "--eigen-smooth is defined for gradcam, gradcam++, xgradcam, layercam, hirescam, "
                 "gradcam-elementwise and smoothgradcam++, not " +
                     method_name(m));
-  if (m == Method::smoothgradcam_pp) {
+  if (m == Method::smoothgradcam_pp || m == Method::sscam || m == Method::iscam) {
     if (o.samples < 1) throw Error(ErrorCode::usage, "--samples must be at least 1");
     if (!(std::isfinite(o.noise_sigma) && o.noise_sigma >= 0))
       throw Error(ErrorCode::usage, "--noise-sigma must be a number >= 0");

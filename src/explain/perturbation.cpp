@@ -10,8 +10,6 @@
 
 namespace camkit::detail {
 
-namespace {
-
 // Masked inputs per forward pass on the CPU: at most `batch_size`, and no more input elements
 // than four 3x224x224 images. Each pass allocates its activations afresh (ResNet18: 3.2 MB per
 // input after conv1); glibc returns blocks above its mmap threshold (at most 32 MB) and a heap
@@ -22,12 +20,11 @@ namespace {
 // Accelerators take `batch_size` as given.
 int64_t mask_batch(const Model::Impl& m, const at::Tensor& x, int batch_size) {
   constexpr int64_t kCpuBatchElements = 4 * 3 * 224 * 224;
+  if (m.max_batch == 1) return 1;  // the graph fixes a batch of one
   const int64_t asked = std::max(1, batch_size);
   if (!m.device.is_cpu()) return asked;
   return std::max<int64_t>(1, std::min(asked, kCpuBatchElements / std::max<int64_t>(1, x.numel())));
 }
-
-}  // namespace
 
 at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Tensor& a,
                          const std::vector<int>& classes, int batch_size) {

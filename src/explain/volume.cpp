@@ -18,7 +18,8 @@ VolumeExplanation Explainer::explain_volume(const std::vector<Prepared>& slices,
   const Method method = options.method;
   if (method == Method::scorecam || method == Method::ablationcam ||
       method == Method::smoothgradcam_pp || method == Method::guided_backprop ||
-      method == Method::guided_gradcam)
+      method == Method::guided_gradcam || method == Method::sscam || method == Method::iscam ||
+      method == Method::fullgrad)
     throw Error(ErrorCode::usage, method_name(method) +
                                       " is not available for volumes; use cam, a gradient "
                                       "method or eigencam");

@@ -79,6 +79,16 @@ at::Tensor scorecam_masks(const at::Tensor& a, at::IntArrayRef size, at::Tensor*
 /// alpha = softmax_k(scores); sum_k alpha_k A_k.
 at::Tensor scorecam(const at::Tensor& a, const at::Tensor& scores);
 
+/// SS-CAM (Wang et al. 2020) and IS-CAM (Naidu et al. 2020) weight the channels like
+/// Score-CAM: scorecam(a, scores) with `scores` each channel's logit averaged over its noisy
+/// masks (SS-CAM) or over the integration steps t/N, t = 1..N, of its mask (IS-CAM).
+
+/// FullGrad's post-processing of one term (Srinivas & Fleuret 2019, eq. 6, as the authors'
+/// reference implementation does it): |t| of the whole (C, h, w) tensor, min-max over all of
+/// it at once (divided by max + 1e-6), summed over channels and upsampled bilinearly with
+/// align_corners=True to `size` (H, W) when its resolution differs. Returns (H, W), float32.
+at::Tensor fullgrad_term(const at::Tensor& t, at::IntArrayRef size);
+
 /// Ablation-CAM (Desai & Ramaswamy 2020, eq. 3): w_k = (y_c - y_c^k) / y_c from the logit with
 /// channel k zeroed, `ablated` (C); sum_k w_k A_k.
 at::Tensor ablationcam(const at::Tensor& a, const at::Tensor& ablated, double logit);

@@ -14,8 +14,9 @@ nlohmann::json method_options_json(const ExplainOptions& e) {
       j["augmentations"].push_back(
           {{"hflip", a.flip}, {"scale", std::round(a.scale * 100.0) / 100.0}});
   }
-  if (e.method == Method::smoothgradcam_pp)
+  if (e.method == Method::smoothgradcam_pp || e.method == Method::sscam)
     j["noise"] = {{"sigma", e.noise_sigma}, {"samples", e.samples}, {"seed", e.seed}};
+  if (e.method == Method::iscam) j["steps"] = e.samples;
   return j.empty() ? nlohmann::json() : j;
 }
 

@@ -40,7 +40,8 @@ const std::vector<Option>& table() {
   static const std::vector<Option> options = {
       {"method",
        "method: cam, gradcam, gradcam++, xgradcam, layercam, hirescam, scorecam, "
-       "ablationcam, eigencam, attention-relevance; None: cam when the model has a "
+       "sscam, iscam, fullgrad, ablationcam, eigencam, attention-relevance; None: cam when the "
+       "model has a "
        "CAM head, else gradcam",
        false,
        [](CallOptions& o, py::handle v) {

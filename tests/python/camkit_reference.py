@@ -19,6 +19,7 @@ float64 so the reference carries no accumulation error of its own.
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 CHUNK = 64  # masked/ablated copies per forward pass (Score-CAM, Ablation-CAM)
 XGRAD_EPS = 1e-7
@@ -288,6 +289,104 @@ def scorecam(model, x, layer, class_index, scores=None):
         scores = scorecam_scores(model, x, layer)
     alpha = torch.softmax(scores[:, class_index].double(), dim=0)
     return weighted_sum(alpha, a)
+
+
+def sscam_scores(model, x, layer, sigma, samples, seed):
+    """SS-CAM (Wang et al. 2020, Alg. 1, noise on the masks): [C, K] float64, row k the mean
+    over s = 1..N of the logits of x * (M_k + n_ks), n_ks ~ N(0, sigma^2) per pixel of the
+    H x W mask (shared by the input channels). The noise comes from one
+    torch.Generator().manual_seed(seed), drawn as randn(N, H, W) for channel 0, 1, ... in
+    turn (so camkit and this reference see the same numbers)."""
+    a, _ = activations(model, x, layer)
+    masks = scorecam_masks(a, x.shape[-2], x.shape[-1])
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    with torch.no_grad():
+        for k in range(masks.shape[0]):
+            noise = torch.randn((samples,) + tuple(x.shape[-2:]), generator=gen) * sigma
+            noisy = (masks[k][None] + noise)[:, None]  # [N, 1, H, W]
+            rows.append(_logits(model(x * noisy)).double().mean(dim=0))
+    return torch.stack(rows)
+
+
+def iscam_scores(model, x, layer, steps):
+    """IS-CAM (Naidu et al. 2020): [C, K] float64, row k the Riemann sum
+    (1/N) sum_{t=1..N} y(x * (t/N) M_k) of the logits along the path from the zero mask
+    to M_k."""
+    a, _ = activations(model, x, layer)
+    masks = scorecam_masks(a, x.shape[-2], x.shape[-1])
+    rows = []
+    with torch.no_grad():
+        for k in range(masks.shape[0]):
+            path = torch.stack([(t / steps) * masks[k] for t in range(1, steps + 1)])
+            rows.append(_logits(model(x * path[:, None])).double().mean(dim=0))
+    return torch.stack(rows)
+
+
+def score_weighted(model, x, layer, class_index, scores):
+    """sum_k softmax_k(scores[:, c]) A_k: the Score-CAM combination of SS-CAM and IS-CAM."""
+    a, _ = activations(model, x, layer)
+    return weighted_sum(torch.softmax(scores[:, class_index].double(), dim=0), a)
+
+
+def sscam(model, x, layer, class_index, sigma, samples, seed):
+    return score_weighted(model, x, layer, class_index,
+                          sscam_scores(model, x, layer, sigma, samples, seed))
+
+
+def iscam(model, x, layer, class_index, steps):
+    return score_weighted(model, x, layer, class_index, iscam_scores(model, x, layer, steps))
+
+
+def fullgrad_psi(t):
+    """FullGrad's post-processing of one term, as the authors' reference code
+    (idiap/fullgrad-saliency, FullGrad._postProcess): |t|, minus its minimum over the whole
+    [C, h, w] tensor, divided by its maximum + 1e-6."""
+    t = t.abs()
+    t = t - t.min()
+    return t / (t.max() + 1e-6)
+
+
+def fullgrad(model, x, class_index):
+    """FullGrad (Srinivas & Fleuret 2019, eq. 6 as the authors' code computes it): the input
+    term psi(dy/dx * x) summed over input channels, plus for every nn.Conv2d with a bias and
+    every nn.BatchNorm2d (equivalent bias b - mean * w / sqrt(var + eps)) the term
+    psi(dy/dz * b) of its output z, upsampled bilinearly (align_corners=True) to H x W and
+    summed over channels. Input-resolution map [H, W] float64. Forward hooks on the eager
+    model record each layer output and hand a clone on, so later in-place ops (ReLU(inplace),
+    the residual +=) cannot touch it."""
+    outs, biases, handles = [], [], []
+
+    def hook(mod, _i, out):
+        if isinstance(mod, nn.BatchNorm2d):
+            b = mod.bias - mod.running_mean * mod.weight / torch.sqrt(mod.running_var + mod.eps)
+        else:
+            b = mod.bias
+        outs.append(out)
+        biases.append(b.detach())
+        return out.clone()
+
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm2d) or (isinstance(mod, nn.Conv2d) and
+                                                mod.bias is not None):
+            handles.append(mod.register_forward_hook(hook))
+    try:
+        with torch.enable_grad():
+            xg = x.detach().clone().requires_grad_(True)
+            y = _logits(model(xg))[0, class_index]
+            grads = torch.autograd.grad(y, [xg] + outs, allow_unused=True)
+    finally:
+        for h in handles:
+            h.remove()
+    height, width = x.shape[-2:]
+    sal = fullgrad_psi(grads[0][0] * x[0]).sum(dim=0).double()
+    for g, b in zip(grads[1:], biases):
+        if g is None:
+            continue
+        t = fullgrad_psi(g[0] * b.view(-1, 1, 1))
+        up = F.interpolate(t[None], size=(height, width), mode="bilinear", align_corners=True)
+        sal = sal + up[0].sum(dim=0).double()
+    return sal
 
 
 def ablation_logits(model, x, layer):

@@ -16,7 +16,8 @@ upsampling, min-max), plus the intermediates the C++ method functions take:
 camkit_reference.py (forward hooks on the eager model); manifest.json (written last) lists
 everything with the file names, and the checked identity gradcam == cam / (h*w) at the GAP
 input. Each layer's "variants" are maps of methods with options (eigen-smoothing,
-aug-smoothing, Smooth Grad-CAM++ with seeded noise): method, options and files per class.
+aug-smoothing, Smooth Grad-CAM++, SS-CAM with seeded noise, IS-CAM) and FullGrad (at each
+model's first layer; input resolution): method, options and files per class.
 
 Re-running with unchanged sources is a no-op (the manifest records a hash of them).
 """
@@ -174,13 +175,38 @@ def rel_err(got, want):
 # sides draw the noise from a torch CPU generator seeded with SMOOTH["seed"].
 SMOOTH = {"noise_sigma": 0.2, "samples": 5, "seed": 7}
 EIGEN_SMOOTHED = ("gradcam", "gradcam++", "layercam", "gradcam-elementwise")
+# SS-CAM's noise on the masks and IS-CAM's steps; FullGrad has no options and no layer.
+SSCAM = {"noise_sigma": 0.3, "samples": 3, "seed": 7}
+ISCAM = {"samples": 3}
 
 
-def variants_for(weight):
-    """The maps of methods with options (eigen-smoothing, aug-smoothing, Smooth Grad-CAM++):
-    name (file tag), method, the ExplainOptions fields the C++ test sets, reference maker.
-    weight: the classifier after the pool at the GAP input, else None (no CAM there)."""
+def variants_for(weight, first=False, cache=None):
+    """The maps of methods with options (eigen-smoothing, aug-smoothing, Smooth Grad-CAM++,
+    SS-CAM, IS-CAM) and of FullGrad: name (file tag), method, the ExplainOptions fields the
+    C++ test sets, reference maker. weight: the classifier after the pool at the GAP input,
+    else None (no CAM there). first: the model's first listed layer, the only one SS-CAM,
+    IS-CAM (C x N masked passes each) and FullGrad (layer-independent) are written for.
+    cache: a dict kept per layer, so the channel scores serve every class."""
     out = []
+    if first:
+        cache = {} if cache is None else cache
+
+        def scores(key, make):
+            if key not in cache:
+                cache[key] = make()
+            return cache[key]
+
+        out.append(dict(name="sscam", method="sscam", options=dict(SSCAM),
+                        make=lambda model, x, layer, cls: ref.score_weighted(
+                            model, x, layer, cls, scores("sscam", lambda: ref.sscam_scores(
+                                model, x, layer, SSCAM["noise_sigma"], SSCAM["samples"],
+                                SSCAM["seed"])))))
+        out.append(dict(name="iscam", method="iscam", options=dict(ISCAM),
+                        make=lambda model, x, layer, cls: ref.score_weighted(
+                            model, x, layer, cls, scores("iscam", lambda: ref.iscam_scores(
+                                model, x, layer, ISCAM["samples"])))))
+        out.append(dict(name="fullgrad", method="fullgrad", options={},
+                        make=lambda model, x, layer, cls: ref.fullgrad(model, x, cls)))
     for m in EIGEN_SMOOTHED:
         out.append(dict(name=f"{file_tag(m)}-eigensmooth", method=m,
                         options={"eigen_smooth": True},
@@ -272,6 +298,7 @@ def make_layer(model, x, spec, path, classes, weight, logits, out_dir):
     maps = {}
     variants = {}
     identity = {}
+    cache = {}
     for cls in classes:
         _, g, _ = ref.activations_and_gradient(model, x, layer, cls)
         put(f"grad.{cls}", g)
@@ -308,7 +335,7 @@ def make_layer(model, x, spec, path, classes, weight, logits, out_dir):
             fname = f"{stem}.{file_tag(m)}.{cls}.npy"
             save_npy(os.path.join(out_dir, fname), raws[m].numpy())
             maps.setdefault(m, {})[str(cls)] = fname
-        for v in variants_for(weight if is_gap else None):
+        for v in variants_for(weight if is_gap else None, path == spec["layers"][0], cache):
             fname = f"{stem}.{v['name']}.{cls}.npy"
             save_npy(os.path.join(out_dir, fname), v["make"](model, x, layer, cls).numpy())
             variant = variants.setdefault(v["name"], {"method": v["method"],

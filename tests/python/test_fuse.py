@@ -156,7 +156,8 @@ def test_fused_run_keeps_single_layer_results():
 def test_refused_methods_and_options():
     for method, words in (("cam", "CAM is defined only at the feature map"),
                           ("guided-backprop", "input gradients"),
-                          ("attention-relevance", "attention")):
+                          ("attention-relevance", "attention"),
+                          ("fullgrad", "FullGrad already sums")):
         r = explain("bad", "--method", method, "--layer", LAYERS[0], "--layer", LAYERS[1],
                     "--fuse", "mean", expect=2)
         assert words in r.stderr, r.stderr

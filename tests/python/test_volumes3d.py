@@ -152,6 +152,35 @@ def ref_eigencam(a):  # Muhammad & Yeasin 2020: the first principal component of
     return proj.reshape(a.shape[1:])
 
 
+def ref_masks(x, a):
+    """Score-CAM's masks of a volume: trilinear upsampling, min-max, constant -> zero."""
+    up = F.interpolate(a[None].float(), size=x.shape[2:], mode="trilinear",
+                       align_corners=False)[0]
+    flat = up.reshape(up.shape[0], -1)
+    lo, hi = flat.min(1).values.view(-1, 1, 1, 1), flat.max(1).values.view(-1, 1, 1, 1)
+    return torch.where(hi > lo, (up - lo) / torch.where(hi > lo, hi - lo, 1.0),
+                       torch.zeros_like(up))
+
+
+def ref_sscam(model, x, a, c, sigma, n, seed):  # Wang et al. 2020 (SS-CAM), noise on masks
+    gen = torch.Generator().manual_seed(seed)
+    s = []
+    with torch.no_grad():
+        for m in ref_masks(x, a):
+            noisy = m[None] + torch.randn((n,) + tuple(x.shape[2:]), generator=gen) * sigma
+            s.append(model(x * noisy[:, None])[:, c].double().mean())
+    return weighted(torch.softmax(torch.stack(s), 0), a)
+
+
+def ref_iscam(model, x, a, c, n):  # Naidu et al. 2020 (IS-CAM), steps t/n of each mask
+    s = []
+    with torch.no_grad():
+        for m in ref_masks(x, a):
+            path = torch.stack([(t / n) * m for t in range(1, n + 1)])
+            s.append(model(x * path[:, None])[:, c].double().mean())
+    return weighted(torch.softmax(torch.stack(s), 0), a)
+
+
 def ref_scorecam(model, x, a, c):  # Wang et al. 2020, Algorithm 1
     up = F.interpolate(a[None].float(), size=x.shape[2:], mode="trilinear",
                        align_corners=False)[0].double()
@@ -212,6 +241,20 @@ def test_small_3d_cnn_every_method_matches_the_reference():
     x_path, x = volume_npy(1, (8, 16, 16))  # [D, H, W]: one channel
     check_methods(model, model.features[3], path, x_path, x, 2,
                   extra=("scorecam", "ablationcam"))
+
+
+def test_small_3d_cnn_sscam_and_iscam_match_the_reference():
+    model = small()
+    path = export(model, "small3d_ss", 1, 8, 16, 16, 3)
+    x_path, x = volume_npy(4, (8, 16, 16))
+    a, _, _ = hooked(model, x, model.features[3], 1)
+    rec, maps, _ = explain(path, x_path, "--method", "sscam", "--class", "1", "--noise-sigma",
+                           "0.4", "--samples", "3", "--seed", "9")
+    assert rec["method_options"] == {"noise": {"sigma": 0.4, "samples": 3, "seed": 9}}, rec
+    close(maps[0], ref_sscam(model, x, a, 1, 0.4, 3, 9), "3-D sscam")
+    rec, maps, _ = explain(path, x_path, "--method", "iscam", "--class", "1", "--samples", "4")
+    assert rec["method_options"] == {"steps": 4}, rec
+    close(maps[0], ref_iscam(model, x, a, 1, 4), "3-D iscam")
 
 
 def test_small_3d_cnn_takes_c_d_h_w_arrays():
@@ -359,6 +402,7 @@ def test_image_only_methods_are_refused_for_3d_models_before_any_input():
     path = export(small(), "small3d_guided", 1, 8, 16, 16, 3)
     x_path, _ = volume_npy(12, (8, 16, 16))
     for flags in (("--method", "guided-backprop"), ("--method", "guided-gradcam"),
+                  ("--method", "fullgrad"),
                   ("--method", "gradcam", "--aug-smooth")):
         r = ct.run("explain", path, x_path, *flags, "-o", os.path.join(ct.TMP, "oguided"),
                    expect=2)

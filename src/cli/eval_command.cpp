@@ -33,6 +33,10 @@ struct EvalArgs {
   bool faithfulness = false;
   int faithfulness_steps = FaithfulnessOptions{}.steps;
   std::string faithfulness_class = "predicted";
+  std::vector<double> road_percentiles = FaithfulnessOptions{}.road_percentiles;
+  bool no_road = false;
+  double road_noise = FaithfulnessOptions{}.road_noise;
+  unsigned long long road_seed = 0;
   PreprocessFlags pre;
   std::string layer;
   std::string device = "cpu";
@@ -110,6 +114,10 @@ int run_eval(const EvalArgs& a) {
   if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
   if (a.faithfulness_steps < 1)
     throw Error(ErrorCode::usage, "--faithfulness-steps must be at least 1");
+  for (double p : a.road_percentiles)
+    if (!a.no_road && !(p > 0 && p < 100))
+      throw Error(ErrorCode::usage, "--road-percentiles: each must be between 0 and 100");
+  if (!(a.road_noise >= 0)) throw Error(ErrorCode::usage, "--road-noise must be at least 0");
   EvalOptions options;
   options.thresholds = a.thresholds;
   options.top_k = a.top_k;
@@ -142,6 +150,9 @@ int run_eval(const EvalArgs& a) {
   FaithfulnessOptions fo;
   fo.steps = a.faithfulness_steps;
   fo.batch_size = a.batch_size;
+  fo.road_percentiles = a.no_road ? std::vector<double>{} : a.road_percentiles;
+  fo.road_noise = a.road_noise;
+  fo.road_seed = a.road_seed;
   const Preprocess pre = build_preprocess(a.pre, model);
   if (!pre.normalises())
     diagnose(
@@ -279,13 +290,22 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--faithfulness", a->faithfulness,
                 "Also report deletion/insertion AUC (RISE), Average Drop and Increase in "
-                "Confidence (Grad-CAM++)");
+                "Confidence (Grad-CAM++) and ROAD (MoRF/LeRF, noisy linear imputation)");
   cmd->add_option("--faithfulness-steps", a->faithfulness_steps,
                   "Deletion/insertion steps from no pixel to all pixels")
       ->capture_default_str();
   cmd->add_option("--faithfulness-class", a->faithfulness_class,
                   "Whose class to score: predicted (top-1) or true (the labels)")
       ->capture_default_str();
+  cmd->add_option("--road-percentiles", a->road_percentiles,
+                  "ROAD (with --faithfulness): percentages of pixels removed, MoRF and LeRF")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_flag("--no-road", a->no_road, "Leave ROAD out of --faithfulness");
+  cmd->add_option("--road-noise", a->road_noise,
+                  "ROAD: std of the noise added to imputed values (model-input units)")
+      ->capture_default_str();
+  cmd->add_option("--road-seed", a->road_seed, "ROAD: seed of the noise")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   add_preprocess_flags(cmd, a->pre);
   add_limit_flags(cmd, a->read);

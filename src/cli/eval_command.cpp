@@ -6,11 +6,15 @@
 #include <iostream>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "camkit/error.hpp"
 #include "camkit/eval.hpp"
+#include "camkit/output.hpp"
+#include "camkit/output_folder.hpp"
 #include "camkit/pipeline.hpp"
+#include "camkit/sanity.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/limit_flags.hpp"
@@ -37,6 +41,11 @@ struct EvalArgs {
   bool no_road = false;
   double road_noise = FaithfulnessOptions{}.road_noise;
   unsigned long long road_seed = 0;
+  bool sanity = false;  ///< --sanity: the randomisation checks instead of the metrics
+  int sanity_depth = SanityOptions{}.depth;
+  unsigned long long sanity_seed = 0;
+  double sanity_threshold = SanityOptions{}.threshold;
+  std::string against, out;
   PreprocessFlags pre;
   std::string layer;
   std::string device = "cpu";
@@ -99,11 +108,71 @@ std::vector<int> faithfulness_classes(const Explainer& explainer, Explanation& e
   return want;
 }
 
+// camkit eval --sanity: the cascading randomisation (and --against) of each --method; a
+// table (or JSON) on stdout, sanity.json and one figure per method in --out.
+int run_sanity(const EvalArgs& a, const Model& model, const Preprocess& pre) {
+  SanityOptions so;
+  so.methods.clear();
+  std::istringstream names(a.method);
+  for (std::string name; std::getline(names, name, ',');)
+    if (!name.empty()) so.methods.push_back(choose_method(name, model));
+  so.depth = a.sanity_depth;
+  so.seed = a.sanity_seed;
+  so.threshold = a.sanity_threshold;
+  so.batch_size = a.batch_size;
+  const std::vector<std::string> blocks = sanity_blocks(model, so.depth);  // usage errors first
+  std::optional<Model> against;
+  if (!a.against.empty()) {
+    ModelOptions mo = model.options();
+    mo.layer = a.layer;
+    against.emplace(Model::load(a.against, mo));
+  }
+  std::vector<Prepared> inputs;
+  int skipped = 0;
+  std::set<std::string> seen;
+  for (const std::string& arg : a.inputs) {
+    WalkOptions walk;
+    walk.note = diagnose;
+    for (const InputFile& in : expand_inputs({arg}, walk)) {
+      if (!seen.insert(normalize_path(in.path)).second) continue;
+      try {
+        check_input_type(in.path, false);
+        inputs.push_back(prepare(read_input(in.path, a.read), pre, in.path));
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::input) throw;
+        diagnose(e.what());
+        ++skipped;
+      }
+    }
+  }
+  if (inputs.empty()) throw Error(ErrorCode::usage, "eval --sanity: no readable inputs");
+  if (inputs.size() > 1)
+    for (const Prepared& p : inputs)
+      if (p.height != inputs.front().height || p.width != inputs.front().width)
+        throw Error(ErrorCode::usage,
+                    "eval --sanity: the inputs are of different sizes after preprocessing");
+  diagnose("sanity: " + std::to_string(blocks.size()) + " blocks, " +
+           std::to_string(inputs.size()) + " inputs");
+  const SanityResult r = sanity_check(model, inputs, so, against ? &*against : nullptr);
+  // Everything is computed before anything is written.
+  const OutputFolder folder(a.out);
+  for (const SanityMethod& m : r.methods)
+    folder.write("sanity_" + m.method + ".png", encode_png(sanity_figure(r, m)));
+  folder.write("sanity.json", sanity_json(r));
+  std::cout << (a.json ? sanity_json(r) : sanity_table(r)) << std::flush;
+  return skipped ? static_cast<int>(ErrorCode::input) : 0;
+}
+
 int run_eval(const EvalArgs& a) {
+  if (a.sanity && (!a.boxes.empty() || !a.labels.empty() || a.faithfulness))
+    throw Error(ErrorCode::usage, "--sanity runs alone (no --boxes, --labels, --faithfulness)");
+  if (a.sanity && a.out.empty()) throw Error(ErrorCode::usage, "--sanity needs --out DIR");
+  if (!a.sanity && (!a.against.empty() || !a.out.empty()))
+    throw Error(ErrorCode::usage, "--against and --out go with --sanity");
   const bool localise = !a.boxes.empty();
   // Labels alone give the classification metrics (multi-label: AUROC per finding, F1).
   const bool classify = !localise && !a.labels.empty();
-  if (!localise && !classify && !a.faithfulness)
+  if (!localise && !classify && !a.faithfulness && !a.sanity)
     throw Error(ErrorCode::usage, "eval: --boxes is required (unless --labels or --faithfulness)");
   if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
     throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
@@ -141,6 +210,7 @@ int run_eval(const EvalArgs& a) {
     throw Error(ErrorCode::usage, a.model +
                                       ": camkit eval does not take 3-D models (volumes, video "
                                       "clips) yet; use camkit explain");
+  if (a.sanity) return run_sanity(a, model, build_preprocess(a.pre, model));
   const Explainer explainer(model);
   ExplainOptions eo;
   eo.method = choose_method(a.method, model);
@@ -306,6 +376,20 @@ Runner add_eval(CLI::App& app) {
                   "ROAD: std of the noise added to imputed values (model-input units)")
       ->capture_default_str();
   cmd->add_option("--road-seed", a->road_seed, "ROAD: seed of the noise")->capture_default_str();
+  cmd->add_flag("--sanity", a->sanity,
+                "Instead of the metrics: the cascading model-parameter randomisation test of "
+                "each --method (comma-separated), written to --out");
+  cmd->add_option("--sanity-depth", a->sanity_depth,
+                  "Sanity: randomise the parameterised modules at this depth, top first")
+      ->capture_default_str();
+  cmd->add_option("--sanity-seed", a->sanity_seed, "Sanity: seed of the re-initialisation")
+      ->capture_default_str();
+  cmd->add_option("--sanity-threshold", a->sanity_threshold,
+                  "Sanity: flag a method whose mean Spearman at the fully randomised step is above")
+      ->capture_default_str();
+  cmd->add_option("--against", a->against,
+                  "Sanity: also compare with this model's maps (e.g. trained on shuffled labels)");
+  cmd->add_option("-o,--out", a->out, "Sanity: output folder (sanity.json, sanity_METHOD.png)");
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   add_preprocess_flags(cmd, a->pre);
   add_limit_flags(cmd, a->read);

@@ -248,6 +248,12 @@ TEST_F(SanityModels, Cli) {
   EXPECT_TRUE(fs::exists(dir / "sanity_gradcam.png"));
   const nlohmann::json j = nlohmann::json::parse(std::ifstream(dir / "sanity.json"));
   EXPECT_TRUE(j["methods"][0]["flagged"].get<bool>());
+  // camkit report shows the result (no explain records in the folder).
+  EXPECT_EQ(run_cli(std::string(CAMKIT_CLI) + " report " + dir.string(), dir).code, 0);
+  std::ifstream page(dir / "index.html");
+  const std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("src=\"sanity_gradcam.png\""), std::string::npos);
+  EXPECT_NE(html.find("flagged"), std::string::npos);
   EXPECT_EQ(run_cli(base + "--sanity", dir).code, 2);                 // no --out
   EXPECT_EQ(run_cli(base + "--against " + input_map_, dir).code, 2);  // without --sanity
   EXPECT_EQ(run_cli(base + "--sanity --faithfulness -o " + dir.string(), dir).code, 2);

@@ -1,7 +1,8 @@
 // camkit/faithfulness.hpp — does the model's output depend on the pixels a map ranks high?
-// Deletion and insertion AUC (Petsiuk et al. 2018, RISE, sec. 4.1) and Average Drop /
-// Increase in Confidence (Chattopadhyay et al. 2018, Grad-CAM++, sec. 6.2); camkit eval
-// --faithfulness. Definitions and sources: docs/eval.md.
+// Deletion and insertion AUC (Petsiuk et al. 2018, RISE, sec. 4.1), Average Drop /
+// Increase in Confidence (Chattopadhyay et al. 2018, Grad-CAM++, sec. 6.2) and ROAD (Rong et
+// al. 2022: MoRF / LeRF with noisy linear imputation); camkit eval --faithfulness.
+// Definitions and sources: docs/eval.md.
 //
 // Usage:
 //   camkit::Model model = camkit::Model::load("resnet18.pt");
@@ -38,6 +39,13 @@ struct FaithfulnessOptions {
   /// points. RISE uses 224 steps of 224 pixels at 224 x 224.
   int steps = 50;
   int batch_size = 32;  ///< perturbed inputs per forward pass
+  /// ROAD: percentages of the pixels removed (each in (0, 100)), in MoRF and in LeRF order;
+  /// empty: no ROAD.
+  std::vector<double> road_percentiles{10, 20, 30, 40, 50, 60, 70, 80, 90};
+  /// Standard deviation of the Gaussian noise added to each imputed value (ROAD's 0.01), in
+  /// the units of the model input (after normalisation).
+  double road_noise = 0.01;
+  unsigned long long road_seed = 0;  ///< seeds the noise (one stream per curve point)
 };
 
 // ------------------------------------------------------------------------------- building blocks
@@ -71,6 +79,21 @@ void paste_pixels(Prepared& target, const Prepared& source, const std::vector<in
 /// display(y, x). Throws Error(usage) when the map is not the input's size.
 Prepared masked_input(const Prepared& input, const Map& display);
 
+/// ROAD's pixels to remove at `percent` of the H*W pixels: MoRF removes the first
+/// floor(H*W*percent/100) of `order` (saliency_order()), LeRF the last as many. Returns one
+/// byte per pixel, 1 = removed. Throws Error(usage) unless 0 < percent < 100.
+std::vector<unsigned char> road_removed(const std::vector<int>& order, double percent, bool morf);
+
+/// ROAD's noisy linear imputation (Rong et al. 2022, sec. 4; NoisyLinearImputer of
+/// github.com/tleemann/road_evaluation): every removed pixel takes, in each channel, the
+/// weighted mean of its in-image 8 neighbours (weight 1/6 for the 4 direct ones, 1/12 for the
+/// diagonals), removed neighbours being unknowns too; the sparse symmetric positive definite
+/// system is solved exactly (Eigen's SimplicialLDLT), then N(0, noise^2) is added to each
+/// imputed value (std::mt19937_64 seeded with `seed`). Kept pixels are unchanged. Throws
+/// Error(usage) when `removed` is not one byte per pixel or removes every pixel.
+Prepared road_impute(const Prepared& input, const std::vector<unsigned char>& removed, double noise,
+                     unsigned long long seed);
+
 // ------------------------------------------------------------------------------- results
 
 /// One (image, class): the two curves and the Grad-CAM++ scores.
@@ -85,6 +108,9 @@ struct FaithfulnessTrial {
   double masked_score = 0;        ///< O_c: the probability on masked_input()
   double drop = 0;                ///< max(0, Y_c - O_c) / Y_c; 0 when Y_c = 0
   bool increase = false;          ///< O_c > Y_c
+  /// ROAD: the class probability with options.road_percentiles of the pixels removed and
+  /// imputed, most relevant first (lower is better) and least relevant first (higher).
+  std::vector<double> road_morf, road_lerf;
 };
 
 /// Means over trials. Rates are fractions (the papers print them x 100); nullopt without trials.
@@ -95,6 +121,12 @@ struct FaithfulnessReport {
   std::optional<double> deletion_auc, insertion_auc;
   std::optional<double> average_drop;            ///< mean of drop
   std::optional<double> increase_in_confidence;  ///< increases / trials
+  /// ROAD, one entry per options.road_percentiles (empty without trials or percentiles):
+  /// mean probability in MoRF / LeRF order and mean score drop Y_c - p (MoRF / LeRF).
+  std::vector<double> road_morf, road_lerf, road_morf_drop, road_lerf_drop;
+  /// The curves' summary: the mean over percentiles of road_morf (lower is better), of
+  /// road_lerf (higher), and lerf - morf (higher).
+  std::optional<double> road_morf_mean, road_lerf_mean, road_gap;
   // Filled by the caller for the printed report.
   std::string method;                ///< e.g. "gradcam"
   std::string target = "predicted";  ///< whose class: "predicted" or "true"
@@ -112,6 +144,7 @@ class FaithfulnessSummary {
  private:
   int trials_ = 0, increases_ = 0;
   double deletion_ = 0, insertion_ = 0, drop_ = 0;
+  std::vector<double> morf_, lerf_, morf_drop_, lerf_drop_;
 };
 
 // ------------------------------------------------------------------------------- model side
@@ -119,8 +152,9 @@ class FaithfulnessSummary {
 /// Needs the camkit library (LibTorch). Scores one display map (the input's size, values in
 /// [0, 1]) for class `class_index`: the deletion curve (pixels of the input set to 0, the mean
 /// colour, in saliency order), the insertion curve (pixels of the input pasted into
-/// rise_blur(input)), both at step_counts() and through Explainer::scores() in batches, and
-/// the probability of masked_input(). Throws Error(usage) for a map of another size, steps < 1
+/// rise_blur(input)), both at step_counts(), the probability of masked_input() and ROAD's
+/// MoRF and LeRF points (road_removed(), road_impute()), all through Explainer::scores() in
+/// the same batches. Throws Error(usage) for a map of another size, steps < 1
 /// or a class out of range; Error(input) when the input does not fit the model.
 FaithfulnessTrial faithfulness_trial(const Explainer& explainer, const Prepared& input,
                                      const Map& display, int class_index,

@@ -6,11 +6,15 @@
 #include <iostream>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "camkit/error.hpp"
 #include "camkit/eval.hpp"
+#include "camkit/output.hpp"
+#include "camkit/output_folder.hpp"
 #include "camkit/pipeline.hpp"
+#include "camkit/sanity.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/limit_flags.hpp"
@@ -33,6 +37,15 @@ struct EvalArgs {
   bool faithfulness = false;
   int faithfulness_steps = FaithfulnessOptions{}.steps;
   std::string faithfulness_class = "predicted";
+  std::vector<double> road_percentiles = FaithfulnessOptions{}.road_percentiles;
+  bool no_road = false;
+  double road_noise = FaithfulnessOptions{}.road_noise;
+  unsigned long long road_seed = 0;
+  bool sanity = false;  ///< --sanity: the randomisation checks instead of the metrics
+  int sanity_depth = SanityOptions{}.depth;
+  unsigned long long sanity_seed = 0;
+  double sanity_threshold = SanityOptions{}.threshold;
+  std::string against, out;
   PreprocessFlags pre;
   std::string layer;
   std::string device = "cpu";
@@ -95,11 +108,71 @@ std::vector<int> faithfulness_classes(const Explainer& explainer, Explanation& e
   return want;
 }
 
+// camkit eval --sanity: the cascading randomisation (and --against) of each --method; a
+// table (or JSON) on stdout, sanity.json and one figure per method in --out.
+int run_sanity(const EvalArgs& a, const Model& model, const Preprocess& pre) {
+  SanityOptions so;
+  so.methods.clear();
+  std::istringstream names(a.method);
+  for (std::string name; std::getline(names, name, ',');)
+    if (!name.empty()) so.methods.push_back(choose_method(name, model));
+  so.depth = a.sanity_depth;
+  so.seed = a.sanity_seed;
+  so.threshold = a.sanity_threshold;
+  so.batch_size = a.batch_size;
+  const std::vector<std::string> blocks = sanity_blocks(model, so.depth);  // usage errors first
+  std::optional<Model> against;
+  if (!a.against.empty()) {
+    ModelOptions mo = model.options();
+    mo.layer = a.layer;
+    against.emplace(Model::load(a.against, mo));
+  }
+  std::vector<Prepared> inputs;
+  int skipped = 0;
+  std::set<std::string> seen;
+  for (const std::string& arg : a.inputs) {
+    WalkOptions walk;
+    walk.note = diagnose;
+    for (const InputFile& in : expand_inputs({arg}, walk)) {
+      if (!seen.insert(normalize_path(in.path)).second) continue;
+      try {
+        check_input_type(in.path, false);
+        inputs.push_back(prepare(read_input(in.path, a.read), pre, in.path));
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::input) throw;
+        diagnose(e.what());
+        ++skipped;
+      }
+    }
+  }
+  if (inputs.empty()) throw Error(ErrorCode::usage, "eval --sanity: no readable inputs");
+  if (inputs.size() > 1)
+    for (const Prepared& p : inputs)
+      if (p.height != inputs.front().height || p.width != inputs.front().width)
+        throw Error(ErrorCode::usage,
+                    "eval --sanity: the inputs are of different sizes after preprocessing");
+  diagnose("sanity: " + std::to_string(blocks.size()) + " blocks, " +
+           std::to_string(inputs.size()) + " inputs");
+  const SanityResult r = sanity_check(model, inputs, so, against ? &*against : nullptr);
+  // Everything is computed before anything is written.
+  const OutputFolder folder(a.out);
+  for (const SanityMethod& m : r.methods)
+    folder.write("sanity_" + m.method + ".png", encode_png(sanity_figure(r, m)));
+  folder.write("sanity.json", sanity_json(r));
+  std::cout << (a.json ? sanity_json(r) : sanity_table(r)) << std::flush;
+  return skipped ? static_cast<int>(ErrorCode::input) : 0;
+}
+
 int run_eval(const EvalArgs& a) {
+  if (a.sanity && (!a.boxes.empty() || !a.labels.empty() || a.faithfulness))
+    throw Error(ErrorCode::usage, "--sanity runs alone (no --boxes, --labels, --faithfulness)");
+  if (a.sanity && a.out.empty()) throw Error(ErrorCode::usage, "--sanity needs --out DIR");
+  if (!a.sanity && (!a.against.empty() || !a.out.empty()))
+    throw Error(ErrorCode::usage, "--against and --out go with --sanity");
   const bool localise = !a.boxes.empty();
   // Labels alone give the classification metrics (multi-label: AUROC per finding, F1).
   const bool classify = !localise && !a.labels.empty();
-  if (!localise && !classify && !a.faithfulness)
+  if (!localise && !classify && !a.faithfulness && !a.sanity)
     throw Error(ErrorCode::usage, "eval: --boxes is required (unless --labels or --faithfulness)");
   if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
     throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
@@ -110,6 +183,10 @@ int run_eval(const EvalArgs& a) {
   if (a.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
   if (a.faithfulness_steps < 1)
     throw Error(ErrorCode::usage, "--faithfulness-steps must be at least 1");
+  for (double p : a.road_percentiles)
+    if (!a.no_road && !(p > 0 && p < 100))
+      throw Error(ErrorCode::usage, "--road-percentiles: each must be between 0 and 100");
+  if (!(a.road_noise >= 0)) throw Error(ErrorCode::usage, "--road-noise must be at least 0");
   EvalOptions options;
   options.thresholds = a.thresholds;
   options.top_k = a.top_k;
@@ -133,6 +210,7 @@ int run_eval(const EvalArgs& a) {
     throw Error(ErrorCode::usage, a.model +
                                       ": camkit eval does not take 3-D models (volumes, video "
                                       "clips) yet; use camkit explain");
+  if (a.sanity) return run_sanity(a, model, build_preprocess(a.pre, model));
   const Explainer explainer(model);
   ExplainOptions eo;
   eo.method = choose_method(a.method, model);
@@ -142,6 +220,9 @@ int run_eval(const EvalArgs& a) {
   FaithfulnessOptions fo;
   fo.steps = a.faithfulness_steps;
   fo.batch_size = a.batch_size;
+  fo.road_percentiles = a.no_road ? std::vector<double>{} : a.road_percentiles;
+  fo.road_noise = a.road_noise;
+  fo.road_seed = a.road_seed;
   const Preprocess pre = build_preprocess(a.pre, model);
   if (!pre.normalises())
     diagnose(
@@ -280,13 +361,36 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--faithfulness", a->faithfulness,
                 "Also report deletion/insertion AUC (RISE), Average Drop and Increase in "
-                "Confidence (Grad-CAM++)");
+                "Confidence (Grad-CAM++) and ROAD (MoRF/LeRF, noisy linear imputation)");
   cmd->add_option("--faithfulness-steps", a->faithfulness_steps,
                   "Deletion/insertion steps from no pixel to all pixels")
       ->capture_default_str();
   cmd->add_option("--faithfulness-class", a->faithfulness_class,
                   "Whose class to score: predicted (top-1) or true (the labels)")
       ->capture_default_str();
+  cmd->add_option("--road-percentiles", a->road_percentiles,
+                  "ROAD (with --faithfulness): percentages of pixels removed, MoRF and LeRF")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_flag("--no-road", a->no_road, "Leave ROAD out of --faithfulness");
+  cmd->add_option("--road-noise", a->road_noise,
+                  "ROAD: std of the noise added to imputed values (model-input units)")
+      ->capture_default_str();
+  cmd->add_option("--road-seed", a->road_seed, "ROAD: seed of the noise")->capture_default_str();
+  cmd->add_flag("--sanity", a->sanity,
+                "Instead of the metrics: the cascading model-parameter randomisation test of "
+                "each --method (comma-separated), written to --out");
+  cmd->add_option("--sanity-depth", a->sanity_depth,
+                  "Sanity: randomise the parameterised modules at this depth, top first")
+      ->capture_default_str();
+  cmd->add_option("--sanity-seed", a->sanity_seed, "Sanity: seed of the re-initialisation")
+      ->capture_default_str();
+  cmd->add_option("--sanity-threshold", a->sanity_threshold,
+                  "Sanity: flag a method whose mean Spearman at the fully randomised step is above")
+      ->capture_default_str();
+  cmd->add_option("--against", a->against,
+                  "Sanity: also compare with this model's maps (e.g. trained on shuffled labels)");
+  cmd->add_option("-o,--out", a->out, "Sanity: output folder (sanity.json, sanity_METHOD.png)");
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   add_preprocess_flags(cmd, a->pre);
   add_limit_flags(cmd, a->read);

@@ -113,6 +113,18 @@ void FaithfulnessSummary::add(const FaithfulnessTrial& t) {
   deletion_ += t.deletion_auc;
   insertion_ += t.insertion_auc;
   drop_ += t.drop;
+  if (morf_.empty()) {
+    morf_.assign(t.road_morf.size(), 0.0);
+    lerf_ = morf_drop_ = lerf_drop_ = morf_;
+  }
+  if (t.road_morf.size() != morf_.size() || t.road_lerf.size() != morf_.size())
+    throw Error(ErrorCode::usage, "faithfulness: trials with different ROAD percentiles");
+  for (size_t i = 0; i < morf_.size(); ++i) {
+    morf_[i] += t.road_morf[i];
+    lerf_[i] += t.road_lerf[i];
+    morf_drop_[i] += t.full_score - t.road_morf[i];
+    lerf_drop_[i] += t.full_score - t.road_lerf[i];
+  }
 }
 
 FaithfulnessReport FaithfulnessSummary::report(const FaithfulnessOptions& options) const {
@@ -125,6 +137,20 @@ FaithfulnessReport FaithfulnessSummary::report(const FaithfulnessOptions& option
   r.insertion_auc = insertion_ / trials_;
   r.average_drop = drop_ / trials_;
   r.increase_in_confidence = static_cast<double>(increases_) / trials_;
+  if (morf_.empty()) return r;
+  auto mean = [this](const std::vector<double>& sums) {
+    std::vector<double> out;
+    for (double v : sums) out.push_back(v / trials_);
+    return out;
+  };
+  r.road_morf = mean(morf_);
+  r.road_lerf = mean(lerf_);
+  r.road_morf_drop = mean(morf_drop_);
+  r.road_lerf_drop = mean(lerf_drop_);
+  const double k = static_cast<double>(morf_.size());
+  r.road_morf_mean = std::accumulate(r.road_morf.begin(), r.road_morf.end(), 0.0) / k;
+  r.road_lerf_mean = std::accumulate(r.road_lerf.begin(), r.road_lerf.end(), 0.0) / k;
+  r.road_gap = *r.road_lerf_mean - *r.road_morf_mean;
   return r;
 }
 

@@ -50,6 +50,21 @@ double per_image(double seconds, int images) {
   return images > 0 ? seconds / images : 0;
 }
 
+nlohmann::ordered_json road_json(const FaithfulnessReport& f) {
+  if (f.options.road_percentiles.empty()) return nullptr;
+  return {{"imputation", "noisy linear"},
+          {"noise", f.options.road_noise},
+          {"seed", f.options.road_seed},
+          {"percentiles", f.options.road_percentiles},
+          {"morf", f.road_morf},
+          {"lerf", f.road_lerf},
+          {"morf_drop", f.road_morf_drop},
+          {"lerf_drop", f.road_lerf_drop},
+          {"morf_mean", value(f.road_morf_mean)},
+          {"lerf_mean", value(f.road_lerf_mean)},
+          {"lerf_minus_morf", value(f.road_gap)}};
+}
+
 std::string faithfulness_table(const FaithfulnessReport& f) {
   auto number = [](const Rate& r) { return r ? fixed(*r, 4) : std::string("-"); };
   std::ostringstream out;
@@ -61,6 +76,25 @@ std::string faithfulness_table(const FaithfulnessReport& f) {
         percent(f.increase_in_confidence), fixed(per_image(f.map_seconds, f.images), 3),
         fixed(per_image(f.total_seconds, f.images), 3)}});
   out << "(better: deletion-auc and avg-drop lower, insertion-auc and increase higher)\n";
+  if (f.road_morf.empty()) return out.str();
+  // ROAD: one column per percentile.
+  out << "ROAD (noisy linear imputation, noise " << fixed(f.options.road_noise, 4)
+      << "): class probability and drop with p% of the pixels removed\n";
+  std::vector<std::vector<std::string>> rows{
+      {"p%"}, {"morf"}, {"lerf"}, {"morf-drop"}, {"lerf-drop"}};
+  for (size_t i = 0; i < f.road_morf.size(); ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", f.options.road_percentiles[i]);
+    rows[0].push_back(buf);
+    rows[1].push_back(fixed(f.road_morf[i], 4));
+    rows[2].push_back(fixed(f.road_lerf[i], 4));
+    rows[3].push_back(fixed(f.road_morf_drop[i], 4));
+    rows[4].push_back(fixed(f.road_lerf_drop[i], 4));
+  }
+  out << aligned(rows);
+  out << "ROAD means over percentiles: morf " << number(f.road_morf_mean) << ", lerf "
+      << number(f.road_lerf_mean) << ", lerf - morf " << number(f.road_gap)
+      << " (better: morf lower, lerf and lerf - morf higher)\n";
   return out.str();
 }
 
@@ -76,7 +110,8 @@ nlohmann::ordered_json faithfulness_json(const FaithfulnessReport& f) {
           {"increase_in_confidence", value(f.increase_in_confidence)},
           {"increases", f.increases},
           {"map_seconds_per_image", per_image(f.map_seconds, f.images)},
-          {"seconds_per_image", per_image(f.total_seconds, f.images)}};
+          {"seconds_per_image", per_image(f.total_seconds, f.images)},
+          {"road", road_json(f)}};
 }
 
 std::string multilabel_line(const MultiLabelMetrics& m) {

@@ -17,12 +17,17 @@ FaithfulnessTrial faithfulness_trial(const Explainer& explainer, const Prepared&
   const std::vector<int> counts = step_counts(input.height * input.width, options.steps);
   const std::vector<int> order = saliency_order(display);
 
-  // Scored in this order: deletion steps 0..S, insertion steps 0..S, the masked input. Each
-  // curve is built in place, one step's pixels at a time, and copied into the batch.
+  const std::vector<double>& percentiles = options.road_percentiles;
+  for (double p : percentiles) road_removed({}, p, true);  // checks every percentile first
+
+  // Scored in this order: deletion steps 0..S, insertion steps 0..S, the masked input, then
+  // ROAD's MoRF and LeRF points. Each curve is built in place, one step's pixels at a time,
+  // and copied into the batch; each ROAD input is imputed when its turn comes.
   Prepared zeros = input;
   std::fill(zeros.chw.begin(), zeros.chw.end(), 0.f);
   Prepared deleted = input, inserted = rise_blur(input);
-  const size_t points = counts.size(), total = 2 * points + 1;
+  const size_t points = counts.size(), road = percentiles.size();
+  const size_t total = 2 * points + 1 + 2 * road;
   std::vector<double> probability;
   probability.reserve(total);
   std::vector<Prepared> batch;
@@ -33,8 +38,15 @@ FaithfulnessTrial faithfulness_trial(const Explainer& explainer, const Prepared&
       Prepared& x = i < points ? deleted : inserted;
       paste_pixels(x, i < points ? zeros : input, order, from, counts[s]);
       batch.push_back(x);
-    } else {
+    } else if (i == 2 * points) {
       batch.push_back(masked);
+    } else {
+      const size_t r = i - 2 * points - 1;  // MoRF points, then LeRF points
+      const bool morf = r < road;
+      const double p = percentiles[morf ? r : r - road];
+      // One noise stream per curve point, reproducible whatever the batch size.
+      batch.push_back(road_impute(input, road_removed(order, p, morf), options.road_noise,
+                                  options.road_seed * 1000003ULL + r));
     }
     if (batch.size() < static_cast<size_t>(options.batch_size) && i + 1 < total) continue;
     std::vector<const Prepared*> ptrs;
@@ -58,7 +70,10 @@ FaithfulnessTrial faithfulness_trial(const Explainer& explainer, const Prepared&
   t.deletion_auc = trapezoid_auc(t.fraction, t.deletion);
   t.insertion_auc = trapezoid_auc(t.fraction, t.insertion);
   t.full_score = t.deletion.front();
-  t.masked_score = probability.back();
+  t.masked_score = probability[2 * points];
+  t.road_morf.assign(probability.begin() + 2 * points + 1,
+                     probability.begin() + 2 * points + 1 + road);
+  t.road_lerf.assign(probability.begin() + 2 * points + 1 + road, probability.end());
   t.drop = t.full_score > 0 ? std::max(0.0, t.full_score - t.masked_score) / t.full_score : 0;
   t.increase = t.masked_score > t.full_score;
   return t;

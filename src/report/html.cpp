@@ -61,6 +61,9 @@ align-items:center;padding:1px 0}
 .preds .score{text-align:right;font-weight:400}
 .bar{height:7px;background:#eef0f3;border-radius:4px;overflow:hidden}
 .bar i{display:block;height:100%;background:var(--accent)}
+.sanity{padding:18px 28px}.sanity table{border-collapse:collapse;font-size:13px}
+.sanity td,.sanity th{border:1px solid var(--line);padding:2px 8px;text-align:right}
+.sanity .flag{color:#b91c1c}.sanity-figure{max-width:100%;margin-top:8px}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
 .comparisons{padding:20px 28px 0;display:flex;flex-direction:column;gap:18px}
 .compare .scroll{overflow-x:auto}
@@ -305,7 +308,7 @@ std::string render_page(const std::vector<Record>& records, const PageInfo& info
         "file, label or #class\" aria-label=\"filter\"><label><input type=\"checkbox\" "
         "id=\"boxes\" checked> boxes</label><span id=\"shown\">" +
         std::to_string(images) + " of " + std::to_string(images) + " shown</span></div>\n";
-  out += "</header>\n";
+  out += "</header>\n" + info.sections;
   if (!volumes.empty()) out += render_viewer(volumes);
   if (!volumes3d.empty()) out += render_viewer3d(volumes3d);
   if (!comparisons.empty()) out += render_comparisons(comparisons, info.faithfulness, info.lazy);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "camkit/error.hpp"
 #include "camkit/report.hpp"
 
 namespace camkit::report {
@@ -143,7 +144,12 @@ struct PageInfo {
   int missing_inputs = 0;
   int missing_pictures = 0;                ///< slice and heat-map files of volume records not found
   std::vector<Faithfulness> faithfulness;  ///< by file path; the first of a method counts
+  std::string sections;  ///< HTML placed after the header (the sanity check's section)
 };
+
+/// The section of a sanity-check result (DIR/sanity.json of camkit eval --sanity), its
+/// figures linked when they lie in `root`. Throws Error(input) when it is not one.
+std::string render_sanity(const nlohmann::json& sanity, const std::string& root);
 
 /// The complete index.html: the volume viewer (when any record is a volume) above one card per
 /// image record.

@@ -173,7 +173,19 @@ ReportSummary write_report(const std::string& dir, const ReportOptions& options)
       summary.errors.push_back((root / rel).string() + ": " + e.what());
     }
   }
-  if (records.empty()) {
+  // camkit eval --sanity's result, shown above the records (or alone).
+  std::string sanity;
+  if (fs::is_regular_file(root / "sanity.json", ec)) {
+    try {
+      std::ifstream in(root / "sanity.json", std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      sanity = report::render_sanity(nlohmann::json::parse(text.str()), dir);
+    } catch (const std::exception& e) {
+      summary.errors.push_back((root / "sanity.json").string() + ": " + e.what());
+    }
+  }
+  if (records.empty() && sanity.empty()) {
     std::string message = dir + ": no camkit records found";
     if (!summary.errors.empty())
       message = dir + ": no readable camkit records (" + summary.errors.front() +
@@ -205,6 +217,7 @@ ReportSummary write_report(const std::string& dir, const ReportOptions& options)
   info.missing_inputs = summary.missing_inputs;
   info.missing_pictures = summary.missing_pictures;
   info.faithfulness = std::move(faithfulness);
+  info.sections = sanity;
   summary.index = (root / "index.html").string();
   write_file_atomic(summary.index, report::render_page(records, info));
   return summary;

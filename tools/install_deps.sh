@@ -3,7 +3,8 @@
 # libopenblas0-openmp: LibTorch's linear layers and matmuls call the system BLAS; without it Debian
 # links the reference BLAS, which makes transformer models ~8x slower (convolutions use oneDNN).
 # libnifti2-dev with libniftiio-dev and libznz-dev: NIfTI headers (nifti2_io.h, znzlib.h);
-# python3-nibabel and ffmpeg write the 3-D tests' NIfTI files and videos.
+# python3-nibabel and ffmpeg write the 3-D tests' NIfTI files and videos, python3-pydicom their
+# DICOM series; python3-scipy labels the connected components of the 3-D eval references.
 # pybind11-dev, python3-dev: the Python module; python3-pytest: its tests; dpkg-dev: dpkg-shlibdeps
 # for the .deb; python3-opencv: the Python benchmark's cv2 overlay loop.
 set -euo pipefail
@@ -11,8 +12,8 @@ packages=(build-essential cmake pkg-config libtorch-dev libopencv-dev libcli11-d
   nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-torchvision
   python3-numpy python3-pil libdcmtk-dev dcmtk libopenblas0-openmp slurm-wlm munge libpng-dev
   libjpeg-dev zlib1g-dev libtiff-dev clang-14 libclang-rt-14-dev libnifti2-dev libniftiio-dev
-  libznz-dev libopencv-videoio-dev python3-nibabel ffmpeg pybind11-dev python3-dev python3-pytest
-  dpkg-dev python3-opencv "$@")
+  libznz-dev libopencv-videoio-dev python3-nibabel python3-pydicom python3-scipy ffmpeg
+  pybind11-dev python3-dev python3-pytest dpkg-dev python3-opencv "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -243,7 +243,7 @@ struct ClassTrial {
   /// of `truth` are the masks' bounding boxes (for IoU); pointing uses the masks themselves.
   bool volume = false;
   double peak_z = 0.5;
-  std::vector<std::shared_ptr<const VoxelMask>> masks;
+  std::vector<std::shared_ptr<const VoxelMask>> masks{};
 };
 
 /// What one image contributes.

@@ -62,8 +62,12 @@ TEST(VolumeMetrics, PointingAtMasksUsesTheObjectVoxels) {
   // An L-shaped object whose bounding box [2,5)^... holds voxels that are not object.
   const VoxelMask m = mask_of(8, 8, 8, {{2, 2, 2}, {2, 2, 3}, {2, 2, 4}, {4, 2, 4}});
   const Box b = *m.bounds();
-  EXPECT_EQ(b.z0, 2), EXPECT_EQ(b.z1, 5), EXPECT_EQ(b.y0, 2), EXPECT_EQ(b.y1, 3);
-  EXPECT_EQ(b.x0, 2), EXPECT_EQ(b.x1, 5);
+  EXPECT_EQ(b.z0, 2);
+  EXPECT_EQ(b.z1, 5);
+  EXPECT_EQ(b.y0, 2);
+  EXPECT_EQ(b.y1, 3);
+  EXPECT_EQ(b.x0, 2);
+  EXPECT_EQ(b.x1, 5);
   EXPECT_TRUE(pointing_hit_mask(2.5, 2.5, 3.5, m, 0));
   // (3, 2, 2) is in the bounding box but not object: its nearest object voxels are 1 away.
   EXPECT_TRUE(pointing_hit_3d(3.5, 2.5, 2.5, {b}, 0));
@@ -152,8 +156,12 @@ TEST_F(Volume3dFiles, BoxesCsvIsZyxInVoxelEdges) {
   const std::vector<BoxRow> rows = read_boxes3d_csv(csv);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].path, normalize_path((dir_ / "scan.nii.gz").string()));
-  EXPECT_EQ(rows[0].box.z0, 1), EXPECT_EQ(rows[0].box.y0, 2), EXPECT_EQ(rows[0].box.x0, 3);
-  EXPECT_EQ(rows[0].box.z1, 4.5), EXPECT_EQ(rows[0].box.y1, 6), EXPECT_EQ(rows[0].box.x1, 7);
+  EXPECT_EQ(rows[0].box.z0, 1);
+  EXPECT_EQ(rows[0].box.y0, 2);
+  EXPECT_EQ(rows[0].box.x0, 3);
+  EXPECT_EQ(rows[0].box.z1, 4.5);
+  EXPECT_EQ(rows[0].box.y1, 6);
+  EXPECT_EQ(rows[0].box.x1, 7);
   EXPECT_EQ(rows[0].cls, "1");
   EXPECT_EQ(rows[1].cls, "");
   const std::string bad = write("bad.csv", "a.npy,0,0,0,1,1\n");

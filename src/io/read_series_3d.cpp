@@ -15,7 +15,7 @@ namespace {
 // voxel (d, h, w) = (slice, row, column) lies at P_0 + d * S + h * dr * Y + w * dc * X, with
 // X and Y the row and column direction cosines of ImageOrientationPatient, (dr, dc) the
 // PixelSpacing and S the step between slice positions ((P_last - P_0) / (n - 1); one slice:
-// the normal times SliceThickness, else 1 mm). nullopt without positions, orientation and
+// the normal times SliceThickness, else 1 mm). false (no affine) without positions, orientation and
 // spacing on every slice.
 bool patient_affine(const std::vector<io::SeriesSlice>& slices, VolumeSpace& space) {
   const io::DicomFrames& first = slices.front().dicom;

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +40,7 @@
 #include "camkit/explain.hpp"
 #include "camkit/faithfulness.hpp"
 #include "camkit/render.hpp"
+#include "camkit/volume.hpp"
 
 namespace camkit {
 
@@ -51,11 +53,42 @@ double box_iou(const Box& a, const Box& b);
 /// The best IoU of `box` with any of `truth`; 0 when truth is empty.
 double best_iou(const Box& box, const std::vector<Box>& truth);
 
+/// 3-D IoU of two voxel-edge boxes: volume of [z0, z1) x [y0, y1) x [x0, x1) of the
+/// intersection over that of the union; 0 when they do not overlap or both are empty.
+double box_iou_3d(const Box& a, const Box& b);
+double best_iou_3d(const Box& box, const std::vector<Box>& truth);
+
 /// Pointing game hit (Zhang et al. 2016; TorchRay's benchmark): the peak (image pixel
 /// coordinates, e.g. a pixel centre) falls in pixel (floor(x), floor(y)); a hit when that
 /// pixel lies inside one of the boxes, or when some pixel covered by a box (its centre inside
 /// the box) is at a Euclidean distance below `tolerance` pixels from it.
 bool pointing_hit(double peak_x, double peak_y, const std::vector<Box>& truth, double tolerance);
+
+/// The pointing game in a volume: the peak (voxel-edge coordinates) falls in voxel
+/// (floor(z), floor(y), floor(x)); a hit when that voxel lies in a box, or when some voxel
+/// covered by a box (its centre inside) is at a Euclidean distance below `tolerance` voxels.
+bool pointing_hit_3d(double peak_z, double peak_y, double peak_x, const std::vector<Box>& truth,
+                     double tolerance);
+
+/// A ground-truth mask on the grid of an input volume: voxel (d, h, w) is object when
+/// on[(d * height + h) * width + w] is non-zero.
+struct VoxelMask {
+  int depth = 0, height = 0, width = 0;
+  std::vector<unsigned char> on;
+  /// The bounding box of the object voxels (voxel edges); nullopt when there is none.
+  std::optional<Box> bounds() const;
+};
+
+/// The pointing game against a mask: a hit when the peak's voxel is object, or when an object
+/// voxel lies at a Euclidean distance (between voxel indices) below `tolerance` voxels.
+bool pointing_hit_mask(double peak_z, double peak_y, double peak_x, const VoxelMask& mask,
+                       double tolerance);
+
+/// Reads a mask (NIfTI, or a .npy (D, H, W) array; non-zero = object) for the input `volume`:
+/// it must have the volume's D x H x W and one channel, and when both carry a voxel -> world
+/// affine, the same one (within 1e-3 mm). Throws Error(ErrorCode::input) "mask: reason" for a
+/// mask that cannot be read, is on another grid or has no object voxel.
+VoxelMask read_mask(const std::string& path, const Volume& volume, const ReadOptions& options = {});
 
 // ------------------------------------------------------------------------------- classes
 
@@ -99,6 +132,23 @@ struct BoxRow {
   std::string where;  ///< "file:line"
 };
 
+/// Reads a 3-D boxes CSV (3-D models): path,z0,y0,x0,z1,y1,x1[,class], voxel edges of the
+/// input volume (z: depth d, y: height h, x: width w; z1/y1/x1 exclusive). Header, quoting,
+/// blank lines and errors as read_boxes_csv (7 or 8 fields; z1 > z0, y1 > y0, x1 > x0).
+std::vector<BoxRow> read_boxes3d_csv(const std::string& file);
+
+/// One line of a masks CSV: path,mask[,class].
+struct MaskRow {
+  std::string path;  ///< the input, normalised like BoxRow::path
+  std::string mask;  ///< the mask file, normalised the same way
+  std::string cls;   ///< "" = the mask belongs to every class of its input
+  std::string where;
+};
+
+/// Reads a masks CSV: path,mask[,class] per line (paths relative to the CSV's folder); an
+/// optional header whose first two fields are "path" and "mask". Errors as read_boxes_csv.
+std::vector<MaskRow> read_masks_csv(const std::string& file);
+
 /// One line of a labels CSV: path,class.
 struct LabelRow {
   std::string path;  ///< normalised like BoxRow::path
@@ -128,10 +178,20 @@ std::vector<LabelRow> read_labels_csv(const std::string& file);
 
 /// An image's ground truth: its classes and its boxes, class-resolved.
 struct GroundTruth {
-  std::vector<int> labels;                 ///< sorted, unique
-  std::vector<std::pair<int, Box>> boxes;  ///< class index, or -1 for a box of every class
+  std::vector<int> labels;                         ///< sorted, unique
+  std::vector<std::pair<int, Box>> boxes;          ///< class index, or -1 for a box of every class
+  std::vector<std::pair<int, std::string>> masks;  ///< mask files (3-D models), classed as boxes
   /// The boxes of class c: those tagged c and the untagged ones.
   std::vector<Box> boxes_of(int c) const;
+  /// The mask files of class c: those tagged c and the untagged ones.
+  std::vector<std::string> masks_of(int c) const;
+};
+
+/// The ground-truth files of a GroundTruthTable ("" = none). `volume`: the boxes CSV is the
+/// 3-D one (read_boxes3d_csv); masks are for 3-D models only.
+struct GroundTruthFiles {
+  std::string boxes, labels, masks;
+  bool volume = false;
 };
 
 /// Boxes and labels looked up by image path. Labels come from, in order: the labels CSV; the
@@ -142,6 +202,8 @@ class GroundTruthTable {
   /// Reads both files ("" = none) and resolves their classes; throws Error(usage)
   /// "file:line: unknown class 'x'" for a class the ClassSpace does not know.
   GroundTruthTable(ClassSpace classes, const std::string& boxes_csv, const std::string& labels_csv);
+  /// As above, with 3-D boxes and masks (a class has ground truth when it has a box or a mask).
+  GroundTruthTable(ClassSpace classes, const GroundTruthFiles& files);
   /// Registers a directory argument whose subfolders are classes (image_folder_classes).
   void add_image_folder(const std::string& dir);
   /// The ground truth of the image at `path`. Throws Error(input) "path: no label" when no
@@ -166,8 +228,9 @@ class GroundTruthTable {
 struct EvalOptions {
   std::vector<float> thresholds{0.2f};  ///< box thresholds (fractions of the map's maximum)
   double iou_threshold = 0.5;           ///< localisation is correct at IoU >= this
-  double pointing_tolerance = 15;       ///< pixels of the input image
+  double pointing_tolerance = 15;       ///< pixels of the input image (voxels for volumes)
   int top_k = 1;                        ///< also report top-k classification and localisation
+  bool volume = false;                  ///< 3-D models: boxes and tolerance in voxels
 };
 
 /// One trial: a ground-truth class of an image, with its boxes and its map's boxes and peak.
@@ -176,6 +239,11 @@ struct ClassTrial {
   std::vector<Box> truth;                 ///< non-empty
   std::vector<std::optional<Box>> boxes;  ///< one per threshold; nullopt: the map is flat
   double peak_x = 0, peak_y = 0;          ///< the map's maximum, image pixels
+  /// Volumes: IoU and pointing in 3-D (boxes' z0/z1, peak_z). The last masks.size() entries
+  /// of `truth` are the masks' bounding boxes (for IoU); pointing uses the masks themselves.
+  bool volume = false;
+  double peak_z = 0.5;
+  std::vector<std::shared_ptr<const VoxelMask>> masks{};
 };
 
 /// What one image contributes.
@@ -274,5 +342,15 @@ std::string format_json(const EvalReport& report);
 /// Throws Error(usage) when a needed map is missing.
 ImageRecord eval_record(const Explanation& ex, const Prepared& input, const GroundTruth& truth,
                         const std::vector<float>& thresholds);
+
+/// A scan explained by a 3-D model -> its record (docs/eval.md, "3-D models"). Each class's
+/// display map is computed on the scan's own grid (ReLU unless CAM, trilinear upsampling of
+/// the raw map to volume.depth x height x width, align_corners=False, min-max), its box at every
+/// threshold is the 26-connected CAM-paper box in voxels, its peak the first maximum voxel.
+/// `masks` are the ground-truth masks of `truth` by path, read on the scan's grid
+/// (read_mask). Throws Error(usage) when a needed map or mask is missing.
+ImageRecord eval_record_3d(const Explanation& ex, const Volume& volume, const GroundTruth& truth,
+                           const std::map<std::string, std::shared_ptr<const VoxelMask>>& masks,
+                           const std::vector<float>& thresholds);
 
 }  // namespace camkit

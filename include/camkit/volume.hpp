@@ -30,7 +30,7 @@ struct VolumeSpace {
   /// world = affine[0..2][0..2] * (d, h, w) + affine[.][3]. The sform when its code is set,
   /// else the qform, else pixdim scaling (libnifti2's order; nibabel's for files with a code).
   std::array<std::array<double, 4>, 3> affine{{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}};
-  std::string source;                      ///< "sform", "qform", "pixdim", or "" (no NIfTI header)
+  std::string source;  ///< "sform", "qform", "pixdim", "dicom" (a series), or "" (none)
   std::array<double, 3> spacing{1, 1, 1};  ///< voxel size along d, h, w (pixdim 1..3)
   int qform_code = 0, sform_code = 0;      ///< NIFTI_XFORM_* codes as stored
   std::array<std::array<double, 4>, 3> qform{}, sform{};  ///< both matrices as stored
@@ -98,9 +98,24 @@ Volume read_video(const std::string& path, int frames, const ReadOptions& option
 /// A scan as one Volume: a NIfTI file (read_nifti); a .npy array (D, H, W), (C, D, H, W) or
 /// (1, C, D, H, W) with the dtypes read_npy takes (uint8 / 255, uint16 / 65535, floats as
 /// stored); a multi-frame DICOM file or a DICOM series folder, read as read_volume reads them
-/// (frames or sorted slices, one VOI window). Limits as read_volume. Throws as the readers do;
+/// (a file's frames with one VOI window; a folder through read_dicom_series, in modality
+/// values with its affine). Limits as read_volume. Throws as the readers do;
 /// Error(ErrorCode::input) for a video (read_video takes the frame count) and other types.
 Volume read_volume_3d(const std::string& path, const ReadOptions& options = {});
+
+/// A DICOM series folder (docs/dicom.md, "Volumes": the single-frame files of one series,
+/// sorted along the slice normal) as the scan of a 3-D model: modality values (each slice's
+/// Modality LUT or RescaleSlope / RescaleIntercept; Hounsfield units for CT), no VOI window and
+/// no MONOCHROME1 inversion (the model's preprocess windows or z-scores), kind "dicom". When
+/// every slice has ImagePositionPatient and the first ImageOrientationPatient and
+/// PixelSpacing, space.affine maps voxel (slice, row, column) to RAS+ world millimetres as a
+/// NIfTI affine does (DICOM's LPS patient coordinates with x and y negated; the slice step is
+/// (last position - first) / (n - 1)), with source "dicom"; otherwise source is "".
+/// `files` lists the series' files (read_series); the second form lists the folder. Throws as
+/// read_volume does for a series folder.
+Volume read_dicom_series(const std::string& dir, const std::vector<std::string>& files,
+                         const ReadOptions& options = {});
+Volume read_dicom_series(const std::string& dir, const ReadOptions& options = {});
 
 /// The slices of read_volume or read_series as one volume of kind `kind`. Throws
 /// Error(ErrorCode::input) when they are empty or differ in size or channels.

@@ -15,6 +15,7 @@
 #include "camkit/output_folder.hpp"
 #include "camkit/pipeline.hpp"
 #include "camkit/sanity.hpp"
+#include "camkit/volume.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/limit_flags.hpp"
@@ -26,7 +27,7 @@ namespace {
 struct EvalArgs {
   std::string model;
   std::vector<std::string> inputs;
-  std::string boxes, labels;
+  std::string boxes, labels, masks;
   std::vector<float> thresholds{0.2f};
   bool json = false;
   int top_k = 1;
@@ -163,17 +164,53 @@ int run_sanity(const EvalArgs& a, const Model& model, const Preprocess& pre) {
   return skipped ? static_cast<int>(ErrorCode::input) : 0;
 }
 
+// A scan of a 3-D model: read on its own grid, prepared, explained; its record compares the
+// maps with the boxes and masks in the scan's voxels (docs/eval.md, "3-D models").
+ImageRecord volume_record(const Explainer& explainer, const Model& model, const Preprocess& pre,
+                          const ExplainOptions& eo, const InputFile& in, const GroundTruth& gt,
+                          const EvalArgs& a) {
+  check_input_type(in.path, !in.series.empty());
+  if (is_video_file(in.path))
+    throw Error(ErrorCode::input, in.path +
+                                      ": a video clip; camkit eval of 3-D models takes scans "
+                                      "(NIfTI, .npy, DICOM series)");
+  const Volume volume = in.series.empty() ? read_volume_3d(in.path, a.read)
+                                          : read_dicom_series(in.path, in.series, a.read);
+  const Prepared prepared = prepare_volume(volume, pre, in.path);
+  const int depth = model.input_spec().depth;
+  if (depth > 0 && prepared.depth != depth)
+    throw Error(ErrorCode::input, in.path + ": prepared to depth " +
+                                      std::to_string(prepared.depth) + ", the model takes " +
+                                      std::to_string(depth) +
+                                      " (metadata preprocess.size [D, H, W] resamples)");
+  std::map<std::string, std::shared_ptr<const VoxelMask>> masks;
+  for (const auto& entry : gt.masks) {
+    if (masks.count(entry.second)) continue;
+    try {
+      masks[entry.second] =
+          std::make_shared<const VoxelMask>(read_mask(entry.second, volume, a.read));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::input) throw;
+      throw Error(ErrorCode::input, in.path + ": mask " + e.what());
+    }
+  }
+  const Explanation ex = explain(explainer, prepared, eo, in.path);
+  return eval_record_3d(ex, volume, gt, masks, a.thresholds);
+}
+
 int run_eval(const EvalArgs& a) {
-  if (a.sanity && (!a.boxes.empty() || !a.labels.empty() || a.faithfulness))
-    throw Error(ErrorCode::usage, "--sanity runs alone (no --boxes, --labels, --faithfulness)");
+  if (a.sanity && (!a.boxes.empty() || !a.masks.empty() || !a.labels.empty() || a.faithfulness))
+    throw Error(ErrorCode::usage,
+                "--sanity runs alone (no --boxes, --masks, --labels, --faithfulness)");
   if (a.sanity && a.out.empty()) throw Error(ErrorCode::usage, "--sanity needs --out DIR");
   if (!a.sanity && (!a.against.empty() || !a.out.empty()))
     throw Error(ErrorCode::usage, "--against and --out go with --sanity");
-  const bool localise = !a.boxes.empty();
+  const bool localise = !a.boxes.empty() || !a.masks.empty();
   // Labels alone give the classification metrics (multi-label: AUROC per finding, F1).
   const bool classify = !localise && !a.labels.empty();
   if (!localise && !classify && !a.faithfulness && !a.sanity)
-    throw Error(ErrorCode::usage, "eval: --boxes is required (unless --labels or --faithfulness)");
+    throw Error(ErrorCode::usage,
+                "eval: --boxes or --masks is required (unless --labels or --faithfulness)");
   if (!(a.positive_threshold >= 0 && a.positive_threshold <= 1))
     throw Error(ErrorCode::usage, "--positive-threshold must be in [0, 1]");
   if (a.faithfulness_class != "predicted" && a.faithfulness_class != "true")
@@ -192,8 +229,8 @@ int run_eval(const EvalArgs& a) {
   options.top_k = a.top_k;
   options.pointing_tolerance = a.tolerance;
   options.iou_threshold = a.iou;
-  Evaluation evaluation(options);  // validates the options before anything is loaded
-  for (const std::string* csv : {&a.boxes, &a.labels}) {
+  { const Evaluation check(options); }  // validates the options before anything is loaded
+  for (const std::string* csv : {&a.boxes, &a.labels, &a.masks}) {
     std::error_code ec;
     if (!csv->empty() && !std::filesystem::is_regular_file(*csv, ec))
       throw Error(ErrorCode::usage, *csv + ": no such file");
@@ -205,12 +242,16 @@ int run_eval(const EvalArgs& a) {
   mo.optimize = !a.no_optimize;
   mo.threads = a.threads;
   const Model model = Model::load(a.model, mo);
-  // Its inputs would be read as images and fed with a depth of 1: refused, not guessed.
-  if (model.input_spec().rank == 3)
-    throw Error(ErrorCode::usage, a.model +
-                                      ": camkit eval does not take 3-D models (volumes, video "
-                                      "clips) yet; use camkit explain");
+  const bool volume_model = model.input_spec().rank == 3;
+  if (volume_model && (a.faithfulness || a.sanity))
+    throw Error(ErrorCode::usage, std::string(a.sanity ? "--sanity" : "--faithfulness") +
+                                      " is not available for 3-D models (" + a.model + ")");
+  if (!volume_model && !a.masks.empty())
+    throw Error(ErrorCode::usage,
+                "--masks: ground-truth masks are for 3-D models; " + a.model + " is 2-D");
   if (a.sanity) return run_sanity(a, model, build_preprocess(a.pre, model));
+  options.volume = volume_model;
+  Evaluation evaluation(options);
   const Explainer explainer(model);
   ExplainOptions eo;
   eo.method = choose_method(a.method, model);
@@ -231,8 +272,8 @@ int run_eval(const EvalArgs& a) {
   // Ground truth is needed for localisation and for the true class; not otherwise.
   std::optional<GroundTruthTable> truth;
   if (localise || classify || truth_class)
-    truth.emplace(ClassSpace::for_model(model.num_classes(), model.metadata().labels), a.boxes,
-                  a.labels);
+    truth.emplace(ClassSpace::for_model(model.num_classes(), model.metadata().labels),
+                  GroundTruthFiles{a.boxes, a.labels, a.masks, volume_model});
   const bool binary = model.num_classes() == 1;
 
   std::vector<InputFile> inputs;
@@ -242,6 +283,8 @@ int run_eval(const EvalArgs& a) {
       truth->add_image_folder(arg);
     WalkOptions walk;
     walk.note = diagnose;
+    // 3-D models take scans whole; a folder's single-frame DICOM files are one series.
+    walk.volumes = walk.volumes3d = volume_model;
     for (InputFile& in : expand_inputs({arg}, walk)) inputs.push_back(std::move(in));
   }
   if (inputs.empty()) throw Error(ErrorCode::usage, "eval: no inputs found");
@@ -257,6 +300,16 @@ int run_eval(const EvalArgs& a) {
     if (!seen.insert(normalize_path(in.path)).second) continue;  // listed twice
     try {
       const GroundTruth gt = truth ? truth->lookup(in.path, localise) : GroundTruth{};
+      if (volume_model) {
+        ExplainOptions mine = eo;
+        if (localise) mine.classes = binary ? std::vector<int>{0} : gt.labels;
+        const ImageRecord rec = volume_record(explainer, model, pre, mine, in, gt, a);
+        unboxed_positives += binary && rec.trials.empty() &&
+                             std::find(gt.labels.begin(), gt.labels.end(), 1) != gt.labels.end();
+        evaluation.add(rec);
+        ++evaluated;
+        continue;
+      }
       check_input_type(in.path, false);
       const Image image = read_input(in.path, a.read);
       const Prepared prepared = prepare(image, pre, in.path);
@@ -331,7 +384,10 @@ Runner add_eval(CLI::App& app) {
       ->required();
   cmd->add_option("--boxes", a->boxes,
                   "CSV of ground-truth boxes: path,x0,y0,x1,y1[,class] (image pixel edges); "
-                  "required unless --faithfulness");
+                  "3-D models: path,z0,y0,x0,z1,y1,x1[,class] (voxel edges)");
+  cmd->add_option("--masks", a->masks,
+                  "3-D models: CSV of ground-truth masks: path,mask[,class] (NIfTI or .npy on "
+                  "the input's grid, non-zero = object)");
   cmd->add_option("--labels", a->labels,
                   "CSV of labels: path,class (index or model label; several lines give an image "
                   "several labels); alone, classification metrics (multi-label: AUROC per class, "
@@ -345,7 +401,8 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--top-k-loc", a->top_k, "Also report top-k classification and localisation")
       ->capture_default_str();
-  cmd->add_option("--pointing-tolerance", a->tolerance, "Pointing game tolerance in image pixels")
+  cmd->add_option("--pointing-tolerance,--tolerance", a->tolerance,
+                  "Pointing game tolerance in image pixels (3-D models: voxels)")
       ->capture_default_str();
   cmd->add_option("--iou-threshold", a->iou, "Localisation is correct at IoU >= this")
       ->capture_default_str();

@@ -298,6 +298,7 @@ int run_explain(const ExplainArgs& a) {
                   "to a 2-D model; " +
                       a.model + " is a 3-D model (N, C, D, H, W)");
     walk.volumes3d = true;
+    walk.volumes = true;  // a folder's single-frame DICOM files are one series: one scan
     files = expand_inputs(a.inputs, walk);
   }
   if (!volumes && !declared.empty()) {

@@ -148,6 +148,61 @@ std::vector<BoxRow> read_boxes_csv(const std::string& file) {
   return rows;
 }
 
+std::vector<BoxRow> read_boxes3d_csv(const std::string& file) {
+  const std::vector<Line> lines = read_csv(file);
+  const std::string base = folder_of(file);
+  std::vector<BoxRow> rows;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Line& line = lines[i];
+    const auto& f = line.fields;
+    if (f.size() != 7 && f.size() != 8)
+      throw Error(ErrorCode::usage, line.where +
+                                        ": expected path,z0,y0,x0,z1,y1,x1[,class] (a 3-D "
+                                        "model's boxes), got " +
+                                        std::to_string(f.size()) + " fields");
+    double v[6];
+    int numeric = 0;
+    for (int k = 0; k < 6; ++k) {
+      const std::optional<double> x = parse_number(f[static_cast<size_t>(k) + 1]);
+      numeric += x.has_value();
+      v[k] = x.value_or(0);
+    }
+    if (i == 0 && numeric == 0) continue;  // header
+    if (numeric != 6)
+      throw Error(ErrorCode::usage, line.where + ": coordinates must be finite numbers");
+    if (f[0].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
+    if (!(v[3] > v[0]) || !(v[4] > v[1]) || !(v[5] > v[2]))
+      throw Error(ErrorCode::usage,
+                  line.where + ": empty box (needs z0 < z1, y0 < y1 and x0 < x1)");
+    BoxRow row;
+    row.path = normalize_path(f[0], base);
+    row.box.z0 = v[0], row.box.y0 = v[1], row.box.x0 = v[2];
+    row.box.z1 = v[3], row.box.y1 = v[4], row.box.x1 = v[5];
+    if (f.size() == 8) row.cls = f[7];
+    row.where = line.where;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<MaskRow> read_masks_csv(const std::string& file) {
+  const std::vector<Line> lines = read_csv(file);
+  const std::string base = folder_of(file);
+  std::vector<MaskRow> rows;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Line& line = lines[i];
+    const auto& f = line.fields;
+    if (f.size() != 2 && f.size() != 3)
+      throw Error(ErrorCode::usage, line.where + ": expected path,mask[,class], got " +
+                                        std::to_string(f.size()) + " fields");
+    if (i == 0 && f[0] == "path" && f[1] == "mask") continue;  // header
+    if (f[0].empty() || f[1].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
+    rows.push_back({normalize_path(f[0], base), normalize_path(f[1], base),
+                    f.size() == 3 ? f[2] : std::string(), line.where});
+  }
+  return rows;
+}
+
 std::vector<LabelRow> read_labels_csv(const std::string& file) {
   const std::vector<Line> lines = read_csv(file);
   const std::string base = folder_of(file);

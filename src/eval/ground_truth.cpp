@@ -105,15 +105,40 @@ std::vector<Box> GroundTruth::boxes_of(int c) const {
   return out;
 }
 
+std::vector<std::string> GroundTruth::masks_of(int c) const {
+  std::vector<std::string> out;
+  for (const auto& [cls, mask] : masks)
+    if (cls == c || cls < 0) out.push_back(mask);
+  return out;
+}
+
 GroundTruthTable::GroundTruthTable(ClassSpace classes, const std::string& boxes_csv,
                                    const std::string& labels_csv)
+    : GroundTruthTable(std::move(classes), GroundTruthFiles{boxes_csv, labels_csv, "", false}) {}
+
+GroundTruthTable::GroundTruthTable(ClassSpace classes, const GroundTruthFiles& files)
     : classes_(std::move(classes)) {
-  for (const BoxRow& row : boxes_csv.empty() ? std::vector<BoxRow>{} : read_boxes_csv(boxes_csv)) {
+  const std::string& boxes_csv = files.boxes;
+  std::vector<BoxRow> box_rows;
+  if (!boxes_csv.empty())
+    box_rows = files.volume ? read_boxes3d_csv(boxes_csv) : read_boxes_csv(boxes_csv);
+  for (const BoxRow& row : box_rows) {
     GroundTruth& t = boxes_[row.path];
     const int c = row.cls.empty() ? -1 : resolve(classes_, row.cls, row.where);
     t.boxes.push_back({c, row.box});
     if (c >= 0) add_unique(t.labels, c);
   }
+  if (!files.masks.empty()) {
+    if (!files.volume)
+      throw Error(ErrorCode::usage, files.masks + ": masks are for 3-D models (volumes)");
+    for (const MaskRow& row : read_masks_csv(files.masks)) {
+      GroundTruth& t = boxes_[row.path];
+      const int c = row.cls.empty() ? -1 : resolve(classes_, row.cls, row.where);
+      t.masks.push_back({c, row.mask});
+      if (c >= 0) add_unique(t.labels, c);
+    }
+  }
+  const std::string& labels_csv = files.labels;
   if (labels_csv.empty()) return;
   for (const LabelRow& row : read_labels_csv(labels_csv)) {
     std::vector<int>& labels = labels_[row.path];
@@ -149,9 +174,10 @@ GroundTruth GroundTruthTable::lookup(const std::string& path, bool need_boxes) c
     throw Error(ErrorCode::input, path + ": no label");
   // Binary negatives need no boxes; positives may lack them.
   if (classes_.binary || !need_boxes) return truth;
-  if (truth.boxes.empty()) throw Error(ErrorCode::input, path + ": no boxes");
+  if (truth.boxes.empty() && truth.masks.empty())
+    throw Error(ErrorCode::input, path + ": no boxes");
   for (int c : truth.labels)
-    if (truth.boxes_of(c).empty())
+    if (truth.boxes_of(c).empty() && truth.masks_of(c).empty())
       throw Error(ErrorCode::input, path + ": no boxes for class '" + classes_.name(c) + "'");
   return truth;
 }

@@ -12,6 +12,25 @@ double area(const Box& b) {
   return std::max(0.0, b.x1 - b.x0) * std::max(0.0, b.y1 - b.y0);
 }
 
+double volume(const Box& b) {
+  return area(b) * std::max(0.0, b.z1 - b.z0);
+}
+
+// The IoU of a trial's box with its truth: 2-D, or 3-D for volumes.
+double trial_iou(const Box& box, const ClassTrial& t) {
+  return t.volume ? best_iou_3d(box, t.truth) : best_iou(box, t.truth);
+}
+
+bool trial_hit(const ClassTrial& t, double tolerance) {
+  if (!t.volume) return pointing_hit(t.peak_x, t.peak_y, t.truth, tolerance);
+  // Masks are pointed at themselves, not at their bounding boxes (which `truth` holds too).
+  std::vector<Box> boxes(t.truth.begin(), t.truth.end() - static_cast<long>(t.masks.size()));
+  if (pointing_hit_3d(t.peak_z, t.peak_y, t.peak_x, boxes, tolerance)) return true;
+  for (const auto& m : t.masks)
+    if (m && pointing_hit_mask(t.peak_z, t.peak_y, t.peak_x, *m, tolerance)) return true;
+  return false;
+}
+
 Rate rate(double numerator, int denominator) {
   if (denominator <= 0) return std::nullopt;
   return numerator / denominator;
@@ -59,6 +78,83 @@ bool pointing_hit(double peak_x, double peak_y, const std::vector<Box>& truth, d
   return false;
 }
 
+double box_iou_3d(const Box& a, const Box& b) {
+  const double iz = std::min(a.z1, b.z1) - std::max(a.z0, b.z0);
+  const double iy = std::min(a.y1, b.y1) - std::max(a.y0, b.y0);
+  const double ix = std::min(a.x1, b.x1) - std::max(a.x0, b.x0);
+  if (iz <= 0 || iy <= 0 || ix <= 0) return 0;
+  const double inter = iz * iy * ix;
+  const double uni = volume(a) + volume(b) - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+
+double best_iou_3d(const Box& box, const std::vector<Box>& truth) {
+  double best = 0;
+  for (const Box& t : truth) best = std::max(best, box_iou_3d(box, t));
+  return best;
+}
+
+bool pointing_hit_3d(double peak_z, double peak_y, double peak_x, const std::vector<Box>& truth,
+                     double tolerance) {
+  const long pz = static_cast<long>(std::floor(peak_z));
+  const long py = static_cast<long>(std::floor(peak_y));
+  const long px = static_cast<long>(std::floor(peak_x));
+  for (const Box& b : truth) {
+    const auto [z0, z1] = covered_pixels(b.z0, b.z1);
+    const auto [y0, y1] = covered_pixels(b.y0, b.y1);
+    const auto [x0, x1] = covered_pixels(b.x0, b.x1);
+    if (z0 > z1 || y0 > y1 || x0 > x1) continue;  // covers no voxel centre
+    const double dz = static_cast<double>(std::max({z0 - pz, 0L, pz - z1}));
+    const double dy = static_cast<double>(std::max({y0 - py, 0L, py - y1}));
+    const double dx = static_cast<double>(std::max({x0 - px, 0L, px - x1}));
+    if ((dz == 0 && dy == 0 && dx == 0) || dz * dz + dy * dy + dx * dx < tolerance * tolerance)
+      return true;
+  }
+  return false;
+}
+
+std::optional<Box> VoxelMask::bounds() const {
+  int lo[3] = {depth, height, width}, hi[3] = {-1, -1, -1};
+  std::size_t i = 0;
+  for (int d = 0; d < depth; ++d)
+    for (int h = 0; h < height; ++h)
+      for (int w = 0; w < width; ++w, ++i) {
+        if (!on[i]) continue;
+        const int at[3] = {d, h, w};
+        for (int k = 0; k < 3; ++k) lo[k] = std::min(lo[k], at[k]), hi[k] = std::max(hi[k], at[k]);
+      }
+  if (hi[0] < 0) return std::nullopt;
+  Box b;
+  b.z0 = lo[0], b.y0 = lo[1], b.x0 = lo[2];
+  b.z1 = hi[0] + 1, b.y1 = hi[1] + 1, b.x1 = hi[2] + 1;
+  return b;
+}
+
+bool pointing_hit_mask(double peak_z, double peak_y, double peak_x, const VoxelMask& mask,
+                       double tolerance) {
+  const long p[3] = {static_cast<long>(std::floor(peak_z)), static_cast<long>(std::floor(peak_y)),
+                     static_cast<long>(std::floor(peak_x))};
+  const long n[3] = {mask.depth, mask.height, mask.width};
+  // Only voxels strictly closer than the tolerance count (the peak's own voxel always does):
+  // those lie in the cube of half-side ceil(tolerance) - 1 around it, clipped to the volume.
+  const long r = std::max(0L, static_cast<long>(std::ceil(tolerance)) - 1);
+  long lo[3], hi[3];
+  for (int k = 0; k < 3; ++k) lo[k] = std::max(0L, p[k] - r), hi[k] = std::min(n[k] - 1, p[k] + r);
+  for (long d = lo[0]; d <= hi[0]; ++d)
+    for (long h = lo[1]; h <= hi[1]; ++h)
+      for (long w = lo[2]; w <= hi[2]; ++w) {
+        const double dd = static_cast<double>(d - p[0]), dh = static_cast<double>(h - p[1]),
+                     dw = static_cast<double>(w - p[2]);
+        const bool own = dd == 0 && dh == 0 && dw == 0;
+        if ((own || dd * dd + dh * dh + dw * dw < tolerance * tolerance) &&
+            mask.on[(static_cast<std::size_t>(d) * mask.height + static_cast<std::size_t>(h)) *
+                        mask.width +
+                    static_cast<std::size_t>(w)])
+          return true;
+      }
+  return false;
+}
+
 Evaluation::Evaluation(EvalOptions options) : options_(std::move(options)) {
   if (options_.thresholds.empty())
     throw Error(ErrorCode::usage, "eval: at least one box threshold is needed");
@@ -79,9 +175,12 @@ Evaluation::Evaluation(EvalOptions options) : options_(std::move(options)) {
 
 void Evaluation::add(const ImageRecord& r) {
   const size_t n = options_.thresholds.size();
-  for (const ClassTrial& trial : r.trials)
+  for (const ClassTrial& trial : r.trials) {
     if (trial.boxes.size() != n)
       throw Error(ErrorCode::usage, "eval: a trial needs one box per threshold");
+    if (trial.masks.size() > trial.truth.size())
+      throw Error(ErrorCode::usage, "eval: a trial's masks need their bounding boxes in truth");
+  }
   const size_t k = std::min(r.predicted.size(), static_cast<size_t>(options_.top_k));
   const bool top1_right = !r.predicted.empty() && contains(r.labels, r.predicted[0]);
   bool topk_right = false;
@@ -99,7 +198,7 @@ void Evaluation::add(const ImageRecord& r) {
     return nullptr;
   };
   auto localised = [&](const ClassTrial* t, size_t i) {
-    return t && t->boxes[i] && best_iou(*t->boxes[i], t->truth) >= options_.iou_threshold;
+    return t && t->boxes[i] && trial_iou(*t->boxes[i], *t) >= options_.iou_threshold;
   };
   for (size_t i = 0; i < n; ++i) {
     ThresholdMetrics& row = sums_.rows[i];
@@ -113,11 +212,11 @@ void Evaluation::add(const ImageRecord& r) {
     row.topk_loc_correct += topk_loc;
     for (const ClassTrial& t : r.trials) {
       row.gt_known_correct += localised(&t, i);
-      if (t.boxes[i]) row.iou_sum += best_iou(*t.boxes[i], t.truth);
+      if (t.boxes[i]) row.iou_sum += trial_iou(*t.boxes[i], t);
     }
   }
   for (const ClassTrial& t : r.trials) {
-    const bool hit = pointing_hit(t.peak_x, t.peak_y, t.truth, options_.pointing_tolerance);
+    const bool hit = trial_hit(t, options_.pointing_tolerance);
     ++sums_.trials;
     sums_.pointing_hits += hit;
     auto& [hits, trials] = pointing_by_class_[t.class_index];

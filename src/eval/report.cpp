@@ -166,8 +166,8 @@ std::string format_table(const EvalReport& r) {
   out << "images: " << r.images << " evaluated, " << r.skipped
       << " skipped; localisation: " << r.loc_images << " images, " << r.trials
       << " class trials; pointing: tolerance " << fixed(r.options.pointing_tolerance, 0)
-      << " px, mean of " << r.pointing_classes << " per-class hit rates (overall "
-      << percent(r.pointing_overall) << ")\n";
+      << (r.options.volume ? " voxels" : " px") << ", mean of " << r.pointing_classes
+      << " per-class hit rates (overall " << percent(r.pointing_overall) << ")\n";
   out << "best threshold (gt-known-loc): "
       << (r.best ? fixed(r.rows[*r.best].threshold, 2) : std::string("-")) << "\n";
   if (r.multilabel) out << multilabel_line(*r.multilabel);
@@ -194,7 +194,8 @@ std::string format_json(const EvalReport& r) {
                  {"trials", r.trials},   {"pointing_classes", r.pointing_classes}};
   j["settings"] = {{"iou_threshold", r.options.iou_threshold},
                    {"pointing_tolerance", r.options.pointing_tolerance},
-                   {"top_k", r.options.top_k}};
+                   {"top_k", r.options.top_k},
+                   {"units", r.options.volume ? "voxels" : "pixels"}};
   j["top1_cls"] = value(r.top1_cls);
   j["top1_cls_correct"] = r.top1_cls_correct;
   j["topk_cls"] = value(r.topk_cls);

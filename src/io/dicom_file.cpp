@@ -284,6 +284,8 @@ void read_series_attributes(DcmItem& ds, DicomFrames& out) {
   out.orientation = decimals<6>(ds, DCM_ImageOrientationPatient);
   Sint32 number = 0;
   if (ds.findAndGetSint32(DCM_InstanceNumber, number).good()) out.instance_number = number;
+  out.pixel_spacing = decimals<2>(ds, DCM_PixelSpacing);
+  if (const auto t = decimals<1>(ds, DCM_SliceThickness)) out.slice_thickness = (*t)[0];
 }
 
 // What the attributes say the pixel data decodes to is bounded before a codec allocates it

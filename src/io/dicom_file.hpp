@@ -31,14 +31,31 @@ struct DicomFrames {
   std::vector<float> values;
   std::optional<VoiWindow> window;  ///< the file's first valid WindowCenter/WindowWidth
   std::string series_uid;           ///< SeriesInstanceUID, "" when absent
-  std::optional<std::array<double, 3>> position;     ///< ImagePositionPatient
-  std::optional<std::array<double, 6>> orientation;  ///< ImageOrientationPatient
-  std::optional<long> instance_number;               ///< InstanceNumber
+  std::optional<std::array<double, 3>> position;       ///< ImagePositionPatient
+  std::optional<std::array<double, 6>> orientation;    ///< ImageOrientationPatient
+  std::optional<long> instance_number;                 ///< InstanceNumber
+  std::optional<std::array<double, 2>> pixel_spacing;  ///< PixelSpacing: row, column spacing (mm)
+  std::optional<double> slice_thickness;               ///< SliceThickness (mm)
 
   std::size_t frame_size() const {
     return static_cast<std::size_t>(rows) * columns * (rgb ? 3 : 1);
   }
 };
+
+/// One file of a DICOM series.
+struct SeriesSlice {
+  std::string path, name;
+  DicomFrames dicom;
+};
+
+/// The files of a series `dir` (docs/dicom.md, "Volumes"), checked (one series, single-frame,
+/// one size, within the limits) and sorted by position along the slice normal, then
+/// InstanceNumber, then name. Throws input_error as read_volume does for a series folder.
+std::vector<SeriesSlice> load_series(const std::string& dir, const std::vector<std::string>& files,
+                                     const ReadOptions& options);
+
+/// The DICOM files of a series folder (names sorted), as read_volume lists them.
+std::vector<std::string> series_files(const std::string& dir, const ReadOptions& options);
 
 /// True for the extensions .dcm and .dicom, in any case.
 bool has_dicom_extension(const std::string& path);

@@ -40,14 +40,13 @@ std::vector<Image> dicom_volume(const std::string& path, const ReadOptions& opti
   return out;
 }
 
-struct Slice {
-  std::string path, name;
-  io::DicomFrames dicom;
-};
+using Slice = io::SeriesSlice;
 
 // The files of a series folder: *.dcm / *.dicom, and any other file with the DICM marker, except
 // hidden files and DICOMDIR (a media index without pixels). Sorted by name for stable errors.
-std::vector<std::string> series_files(const std::string& dir, const ReadOptions& options) {
+}  // namespace
+
+std::vector<std::string> io::series_files(const std::string& dir, const ReadOptions& options) {
   std::vector<std::string> out;
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
@@ -65,6 +64,8 @@ std::vector<std::string> series_files(const std::string& dir, const ReadOptions&
   std::sort(out.begin(), out.end());
   return out;
 }
+
+namespace {
 
 std::string describe(const io::DicomFrames& f) {
   return std::to_string(f.rows) + "x" + std::to_string(f.columns) + (f.rgb ? " RGB" : " grey");
@@ -125,8 +126,11 @@ void sort_slices(std::vector<Slice>& slices) {
   slices = std::move(sorted);
 }
 
-std::vector<Image> series_volume(const std::string& dir, const std::vector<std::string>& files,
-                                 const ReadOptions& options) {
+}  // namespace
+
+std::vector<io::SeriesSlice> io::load_series(const std::string& dir,
+                                             const std::vector<std::string>& files,
+                                             const ReadOptions& options) {
   if (files.empty()) {
     throw io::input_error(dir, "no DICOM files (*.dcm, *.dicom or files with the DICM marker)");
   }
@@ -155,6 +159,14 @@ std::vector<Image> series_volume(const std::string& dir, const std::vector<std::
     check_same_series(dir, slices.front(), slices.back());
   }
   sort_slices(slices);
+  return slices;
+}
+
+namespace {
+
+std::vector<Image> series_volume(const std::string& dir, const std::vector<std::string>& files,
+                                 const ReadOptions& options) {
+  std::vector<Slice> slices = io::load_series(dir, files, options);
 
   // One window for the whole series, so that equal modality values look equal on every slice.
   double lo = 0, hi = 0;
@@ -231,7 +243,8 @@ std::vector<Image> decode_npy_volume(NpyFile file, const ReadOptions& options) {
 
 std::vector<Image> read_volume(const std::string& path, const ReadOptions& options) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return series_volume(path, series_files(path, options), options);
+  if (fs::is_directory(path, ec))
+    return series_volume(path, io::series_files(path, options), options);
   const std::string ext = lower(fs::path(path).extension().string());
   if (ext == ".npy") return io::decode_npy_volume(io::open_npy(path, options), options);
   if (io::has_dicom_extension(path) || (ext.empty() && is_dicom_file(path))) {

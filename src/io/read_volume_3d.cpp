@@ -131,7 +131,7 @@ Image volume_plane(const Volume& v, int axis, int index) {
 
 Volume read_volume_3d(const std::string& path, const ReadOptions& options) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return volume_from_slices(read_volume(path, options), "dicom");
+  if (fs::is_directory(path, ec)) return read_dicom_series(path, options);
   if (is_nifti_file(path)) return read_nifti(path, options);
   if (is_video_file(path))
     throw io::input_error(path, "a video: read it with read_video and the model's frame count");

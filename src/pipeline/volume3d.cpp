@@ -71,11 +71,8 @@ void decode_volume_item(Item& item, const Model& model, const PipelineOptions& o
   const PipelineInput& in = *item.in;
   item.classes = classes_for(in, model, o);
   check_input_type(in.path, !in.series.empty());
-  if (!in.series.empty())
-    throw Error(ErrorCode::input, in.path +
-                                      ": DICOM series folders are not read for 3-D models "
-                                      "yet; convert the series to NIfTI");
-  Volume v = is_video_file(in.path)
+  Volume v = !in.series.empty() ? read_dicom_series(in.path, in.series, o.read)
+             : is_video_file(in.path)
                  ? read_video(in.path, clip_frames(model, o.preprocess, in.path), o.read)
                  : read_volume_3d(in.path, o.read);
   item.prepared = prepare_volume(v, o.preprocess, in.path);
@@ -103,8 +100,10 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
   nlohmann::json rec = record_header(item, model, hash);
   rec["image"]["depth"] = vol.depth;
   const bool nifti = vol.kind == "nifti";
+  // World coordinates wherever the scan has an affine: NIfTI, and DICOM series with positions.
+  const bool placed = !vol.space.source.empty();
   nlohmann::json volume{{"kind", vol.kind}};
-  if (nifti) {
+  if (placed) {
     volume["affine"] = affine_json(vol.space);
     volume["affine_source"] = vol.space.source;
   }
@@ -161,14 +160,14 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
     nlohmann::json p{{"voxel", {peak[0], peak[1], peak[2]}},
                      {"coordinates", {loc.peak_z, loc.peak_y, loc.peak_x}}};
     // Voxel centres lie at integer coordinates in NIfTI; camkit's pixel edges are 0.5 lower.
-    if (nifti)
+    if (placed)
       p["world"] = world_json(vol.space, loc.peak_z - 0.5, loc.peak_y - 0.5, loc.peak_x - 0.5);
     e["peak"] = p;
     e["box"] = nullptr;  // the 2-D field: [x0, y0, x1, y1]
     if (loc.box) {
       const Box& b = *loc.box;
       nlohmann::json b3{{"voxels", {b.z0, b.y0, b.x0, b.z1, b.y1, b.x1}}};
-      if (nifti)
+      if (placed)
         b3["world"] = {world_json(vol.space, b.z0 - 0.5, b.y0 - 0.5, b.x0 - 0.5),
                        world_json(vol.space, b.z1 - 0.5, b.y1 - 0.5, b.x1 - 0.5)};
       e["box_3d"] = b3;

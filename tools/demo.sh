@@ -49,6 +49,9 @@ if [ -f models/lesion3d_cnn.pt ]; then
     "one 3-D map per class, written as NIfTI on the scan's grid" >&2
   "$camkit" explain models/lesion3d_cnn.pt data/demo/lesion3d/scans --top-k 2 \
     --out "$out/lesion3d"
+  echo "== 3-D localisation of lesion3d_cnn on the demo lesions (models/README.md: held-out set)" >&2
+  "$camkit" eval models/lesion3d_cnn.pt data/demo/lesion3d/scans/lesion-*.nii.gz \
+    --masks data/demo/lesion3d/masks.csv --tolerance 3 --box-threshold 0.2,0.5
 fi
 
 "$camkit" report "$out" --title "camkit demo"

@@ -14,6 +14,7 @@ haemorrhage-like blob somewhere in the brain (radii 4-7 voxels in plane, 2-3.5 d
     lesion3d/{train,val}/{normal,lesion}/NNNN.nii.gz
     lesion3d/masks/<same path>            uint8 mask (1 = lesion), lesion volumes only
     lesion3d/boxes3d.csv                  path,z0,y0,x0,z1,y1,x1 (voxel edges, *1 exclusive)
+    lesion3d/masks.csv                    path,mask,class (camkit eval --masks)
     lesion3d/labels.csv                   path,class_index (0 normal, 1 lesion)
     lesion3d/classes.txt
 
@@ -121,6 +122,7 @@ def write_nifti(path, array):
 def write_lesion3d(out, seed, n_train, n_val, demo=False, log=None):
     w = md._Writer(os.path.join(out, "lesion3d"), CLASSES)
     splits = [("val", DEMO_PER_CLASS)] if demo else [("train", n_train), ("val", n_val)]
+    masks = []
     for split, count in splits:
         for cls, name in enumerate(CLASSES):
             for i in range(count):
@@ -131,10 +133,13 @@ def write_lesion3d(out, seed, n_train, n_val, demo=False, log=None):
                 if mask is not None:
                     write_nifti(w.path(os.path.join("masks", rel)), mask.astype(np.uint8))
                     w.boxes.append((rel,) + box3d(mask))
+                    masks.append((rel, "masks/" + rel))
         if log:
             log(f"lesion3d/{split}: {count * len(CLASSES)} volumes")
     w.close()
     os.replace(os.path.join(w.root, "boxes.csv"), os.path.join(w.root, "boxes3d.csv"))
+    with open(os.path.join(w.root, "masks.csv"), "w") as f:
+        f.write("".join(f"{rel},{mask},{CLASSES[1]}\n" for rel, mask in sorted(masks)))
 
 
 def main(argv=None):

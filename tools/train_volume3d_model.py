@@ -13,7 +13,7 @@ the window is the model's metadata (`preprocess.window`), so camkit applies the 
 
 Reported on the held-out split: accuracy, and on its lesion volumes the localisation of the
 lesion-class CAM, upsampled trilinearly (align_corners=False) to the volume: the pointing game
-(its peak voxel inside the lesion mask, and within 3 voxels of it) and the 3-D IoU of the CAM
+(its peak voxel inside the lesion mask, and closer than 3 voxels to it) and the 3-D IoU of the CAM
 box (largest 26-connected component above 0.2 of the maximum; boxes3d.csv) with the lesion's
 box. The summary goes to
 stdout and into OUT/demo_models.json (key "lesion3d_cnn"); `camkit eval` reports the same
@@ -156,8 +156,8 @@ def evaluate(model, x, y, masks):
                            align_corners=False)[0, 0].relu().numpy()
         peak = np.unravel_index(int(up.argmax()), up.shape)
         hits.append(bool(mask[peak]))
-        # The pointing game with a tolerance: the peak within TOLERANCE voxels of the lesion.
-        near.append(bool(ndimage.distance_transform_edt(~mask)[peak] <= TOLERANCE))
+        # The pointing game with a tolerance (camkit eval's): a lesion voxel closer than TOLERANCE.
+        near.append(bool(ndimage.distance_transform_edt(~mask)[peak] < TOLERANCE))
         box = component_box(up)
         ious.append(0.0 if box is None else iou3d(box, make_volumes3d.box3d(mask)))
     ious = np.array(ious)

@@ -112,7 +112,8 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
     rec["method_options"] = mo;
   const bool raw = o.raw || !o.overlay;
   const bool relu = method_uses_relu(ex.method);
-  const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
+  const PictureFormat format = overlay_format(*item.in, o);
+  const std::string ext = picture_extension(format);
   rec["explanations"] = nlohmann::json::array();
   for (const ClassMap& cm : ex.maps) {
     nlohmann::json e = prediction_record(cm.prediction, ex.task);
@@ -169,9 +170,7 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
                    std::max(1, std::min(base.width, base.height) / 150));
         }
         const std::string file = name + "." + kAxisName[axis] + std::to_string(peak[axis]) + ext;
-        out.write((dir / file).string(), o.format == PictureFormat::jpg
-                                             ? encode_jpeg(picture, o.jpeg_quality)
-                                             : encode_png(picture, o.png_compression));
+        out.write((dir / file).string(), encode_picture(picture, format, o));
         planes.push_back({{"axis", kAxisName[axis]}, {"index", peak[axis]}, {"overlay", file}});
       }
       e["planes"] = planes;

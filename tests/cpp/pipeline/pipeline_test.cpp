@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <thread>
-#include <tuple>
 
 #include "helpers.hpp"
 
@@ -187,51 +186,6 @@ TEST_F(Pipeline, JpegOverlaysAndRecordsOnly) {
   for (const auto& [f, bytes] : files) EXPECT_EQ(f.find(".png"), std::string::npos) << f;
   EXPECT_EQ(camkit(base + path("bad") + " --format gif").code, 2);
   EXPECT_EQ(camkit(base + path("bad") + " --png-compression 11").code, 2);
-}
-
-TEST_F(Pipeline, AutoOverlayFormatFollowsTheInput) {
-  const auto explain = [&](const std::string& args) {
-    return "explain " + model_path(kModel) + " " + args;
-  };
-  write_png("in/photo.jpg", 64, 80, 1);  // imwrite picks the codec from the extension: a JPEG
-  write_png("in/PIC.JPEG", 48, 56, 2);
-  write_png("in/scan.png", 64, 80, 3);
-  const std::string inputs = path("in/photo.jpg") + " " + path("in/PIC.JPEG") + " " +
-                             path("in/scan.png") + " --top-k 2 -o ";
-  const auto overlays = [&](const std::string& out, const std::string& stem) {
-    std::vector<std::string> names;
-    for (const auto& e : records(out).at(stem + ".json")["explanations"])
-      names.push_back(e["overlay"].get<std::string>());
-    return names;
-  };
-  // Default (auto): JPEG for JPEG inputs, PNG for the rest; the bytes are what the name says.
-  ASSERT_EQ(camkit(explain(inputs + path("auto"))).code, 0);
-  for (const auto& [stem, ext, magic] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"photo", ".jpg", "\xff\xd8"}, {"PIC", ".jpg", "\xff\xd8"}, {"scan", ".png", "\x89P"}}) {
-    const auto names = overlays("auto", stem);
-    ASSERT_EQ(names.size(), 2u) << stem;
-    for (const std::string& n : names) {
-      EXPECT_EQ(fs::path(n).extension().string(), ext) << n;
-      EXPECT_EQ(read_file(path("auto/" + n)).substr(0, 2), magic) << n;
-    }
-  }
-  // A resume finds the JPEG overlays the records name: nothing is redone.
-  const Result again = camkit(explain(inputs + path("auto")));
-  EXPECT_NE(again.err.find("0 done, 0 failed, 3 skipped"), std::string::npos) << again.err;
-  // --overlay-format png keeps photographs lossless too; jpg makes every overlay JPEG.
-  ASSERT_EQ(camkit(explain(inputs + path("png") + " --overlay-format png")).code, 0);
-  for (const std::string& n : overlays("png", "photo"))
-    EXPECT_EQ(fs::path(n).extension().string(), ".png") << n;
-  ASSERT_EQ(camkit(explain(inputs + path("jpg") + " --overlay-format jpg --jpeg-quality 70")).code, 0);
-  for (const std::string& n : overlays("jpg", "scan"))
-    EXPECT_EQ(fs::path(n).extension().string(), ".jpg") << n;
-  // JPEG quality changes the JPEG bytes (smaller at lower quality), not the PNG ones.
-  ASSERT_EQ(camkit(explain(inputs + path("q30") + " --jpeg-quality 30")).code, 0);
-  const std::string photo = overlays("auto", "photo")[0], scan = overlays("auto", "scan")[0];
-  EXPECT_LT(fs::file_size(path("q30/" + photo)), fs::file_size(path("auto/" + photo)));
-  EXPECT_EQ(read_file(path("q30/" + scan)), read_file(path("auto/" + scan)));
-  EXPECT_EQ(camkit(explain(inputs + path("bad") + " --overlay-format webp")).code, 2);
 }
 
 }  // namespace

@@ -63,7 +63,10 @@ struct PipelineInput {
   std::vector<std::string> series;
 };
 
-enum class PictureFormat { png, jpg };
+/// The overlays' file format. `automatic` (--overlay-format auto, the default) writes JPEG
+/// overlays for JPEG inputs (.jpg/.jpeg photographs: lossy input, lossy overlay) and PNG for
+/// everything else (PNG, BMP, TIFF, .npy, DICOM, volumes stay lossless).
+enum class PictureFormat { png, jpg, automatic };
 
 struct PipelineOptions {
   std::string out_dir = "camkit-out";
@@ -86,9 +89,9 @@ struct PipelineOptions {
   /// raw maps, boxes and records are unaffected, and records give "overlay_size". >= 16.
   int max_overlay_side = 4096;
   bool raw = false;  ///< also write <stem>.<class>.npy
-  PictureFormat format = PictureFormat::png;
+  PictureFormat format = PictureFormat::automatic;
   int png_compression = 3;  ///< 0..9
-  int jpeg_quality = 90;    ///< 1..100
+  int jpeg_quality = 92;    ///< 1..100
   // Execution.
   int threads = 2;           ///< total threads (workers + LibTorch intra-op threads)
   int workers = 0;           ///< decode and render workers each; 0 = auto (docs/batch.md)

@@ -56,9 +56,9 @@ struct ExplainArgs {
   int workers = 0;
   bool overwrite = false;
   bool no_overlay = false;
-  std::string format = "png";
+  std::string format = "auto";
   int png_compression = 3;
-  int quality = 90;
+  int quality = 92;
   std::string shard;
   bool volume = false;
   bool slices_as_batch = false;
@@ -191,9 +191,11 @@ int run_explain(const ExplainArgs& a) {
   po.draw_box = a.draw_box;
   po.raw = a.raw;
   po.overlay = !a.no_overlay;
-  if (a.format != "png" && a.format != "jpg" && a.format != "jpeg")
-    throw Error(ErrorCode::usage, "--format " + a.format + ": use png or jpg");
-  po.format = a.format == "png" ? PictureFormat::png : PictureFormat::jpg;
+  if (a.format != "auto" && a.format != "png" && a.format != "jpg" && a.format != "jpeg")
+    throw Error(ErrorCode::usage, "--overlay-format " + a.format + ": use auto, png or jpg");
+  po.format = a.format == "auto"  ? PictureFormat::automatic
+              : a.format == "png" ? PictureFormat::png
+                                  : PictureFormat::jpg;
   po.png_compression = a.png_compression;
   po.jpeg_quality = a.quality;
   po.out_dir = a.out;
@@ -500,11 +502,13 @@ Runner add_explain(CLI::App& app) {
                 "Redo inputs whose outputs are complete (default: skip them, i.e. resume)");
   cmd->add_option("--shard", a->shard,
                   "i/N: process the i-th of N disjoint parts of the inputs (docs/batch.md)");
-  cmd->add_option("--format", a->format, "Overlay format: png or jpg")->capture_default_str();
+  cmd->add_option("--overlay-format,--format", a->format,
+                  "Overlay format: auto (JPEG for JPEG inputs, PNG for all else), png or jpg")
+      ->capture_default_str();
   cmd->add_option("--png-compression", a->png_compression, "PNG compression 0 (fast)..9 (small)")
       ->capture_default_str()
       ->check(CLI::Range(0, 9));
-  cmd->add_option("--quality", a->quality, "JPEG quality 1..100")
+  cmd->add_option("--jpeg-quality,--quality", a->quality, "JPEG overlays' quality 1..100")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   cmd->add_flag("--no-overlay", a->no_overlay,

@@ -364,7 +364,7 @@ void check_options(const PipelineOptions& o) {
         "intra-op threads must be in 0.." + std::to_string(limit));
   check(o.batch_size >= 1 && o.batch_size <= 1024, "--batch-size must be in 1..1024");
   check(o.png_compression >= 0 && o.png_compression <= 9, "--png-compression must be in 0..9");
-  check(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "--quality must be in 1..100");
+  check(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, "--jpeg-quality must be in 1..100");
   check(o.alpha >= 0 && o.alpha <= 1, "--alpha must be in [0, 1]");
   check(o.box_threshold >= 0 && o.box_threshold <= 1, "--box-threshold must be in [0, 1]");
   check(o.max_overlay_side >= 16, "--max-overlay-side must be at least 16");

@@ -9,8 +9,10 @@
 namespace camkit {
 
 Rgb8 overlay_base(const Image& image, std::optional<Colormap> image_colormap, int max_side) {
-  return shrink_to_fit(to_rgb8(image, image.channels == 1 ? image_colormap : std::nullopt),
-                       max_side);
+  Rgb8 rgb = to_rgb8(image, image.channels == 1 ? image_colormap : std::nullopt);
+  // shrink_to_fit returns a copy of a picture that already fits; this one is ours to keep.
+  if (std::max(rgb.width, rgb.height) <= max_side && max_side >= 1) return rgb;
+  return shrink_to_fit(rgb, max_side);
 }
 
 int invariant_batch_size(const Model& model, Method method, int requested) {

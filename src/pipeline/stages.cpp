@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 
@@ -42,6 +43,24 @@ std::string record_relative(const PipelineInput& in) {
   const fs::path rel(in.relative);
   const std::string stem = in.series.empty() ? rel.stem().string() : rel.filename().string();
   return (rel.parent_path() / (stem + ".json")).generic_string();
+}
+
+PictureFormat overlay_format(const PipelineInput& in, const PipelineOptions& o) {
+  if (o.format != PictureFormat::automatic) return o.format;
+  if (!in.series.empty()) return PictureFormat::png;
+  std::string ext = fs::path(in.path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" ? PictureFormat::jpg : PictureFormat::png;
+}
+
+const char* picture_extension(PictureFormat format) {
+  return format == PictureFormat::jpg ? ".jpg" : ".png";
+}
+
+std::string encode_picture(const Rgb8& picture, PictureFormat format, const PipelineOptions& o) {
+  return format == PictureFormat::jpg ? encode_jpeg(picture, o.jpeg_quality)
+                                      : encode_png(picture, o.png_compression);
 }
 
 std::string dump_json(const nlohmann::json& j, int indent) {
@@ -164,7 +183,8 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
   const std::string stem = fs::path(in.relative).stem().string();
   const std::vector<Localization> locs = localize_maps(ex, item.prepared, o.box_threshold);
   const bool raw = o.raw || !o.overlay;
-  const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
+  const PictureFormat format = overlay_format(in, o);
+  const std::string ext = picture_extension(format);
   const OverlayStyle style{o.colormap, o.alpha, o.draw_box};
   std::vector<MapFiles> files(ex.maps.size());
   for (size_t i = 0; i < ex.maps.size(); ++i) {
@@ -172,9 +192,7 @@ void render_item(Item& item, const Model& model, const PipelineOptions& o, const
     if (o.overlay) {
       const Rgb8 picture =
           render_overlay(item.picture, item.image_width, item.image_height, locs[i], style);
-      out.write((dir / (name + ext)).string(), o.format == PictureFormat::jpg
-                                                   ? encode_jpeg(picture, o.jpeg_quality)
-                                                   : encode_png(picture, o.png_compression));
+      out.write((dir / (name + ext)).string(), encode_picture(picture, format, o));
       files[i].overlay = name + ext;
     }
     if (raw) {

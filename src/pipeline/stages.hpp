@@ -39,6 +39,18 @@ struct Item {
 /// folder's name is kept whole: "<parent>/<name>.json").
 std::string record_relative(const PipelineInput& in);
 
+/// The format of `in`'s overlays: options.format, with PictureFormat::automatic resolved to
+/// jpg for a JPEG input (extension .jpg/.jpeg, any case) and png for every other input (series
+/// folders and volumes included).
+PictureFormat overlay_format(const PipelineInput& in, const PipelineOptions& options);
+
+/// ".jpg" or ".png" for a resolved format.
+const char* picture_extension(PictureFormat format);
+
+/// The picture encoded as `format` (resolved) with options' quality / compression.
+std::string encode_picture(const Rgb8& picture, PictureFormat format,
+                           const PipelineOptions& options);
+
 /// JSON text that never throws: bytes that are not UTF-8 (file names in another encoding) are
 /// replaced by U+FFFD. indent < 0: one line.
 std::string dump_json(const nlohmann::json& j, int indent = -1);

@@ -116,11 +116,9 @@ void render_volume_item(Item& item, const Model& model, const PipelineOptions& o
   const int mosaic_axes = o.overlay ? (vol.kind == "video" ? 1 : 3) : 0;
   std::vector<MosaicGrid> grids;
   std::vector<std::vector<Rgb8>> tiles;
-  const std::string ext = o.format == PictureFormat::jpg ? ".jpg" : ".png";
-  auto encode = [&](const Rgb8& picture) {
-    return o.format == PictureFormat::jpg ? encode_jpeg(picture, o.jpeg_quality)
-                                          : encode_png(picture, o.png_compression);
-  };
+  const PictureFormat format = overlay_format(*item.in, o);  // scans and clips: PNG unless asked
+  const std::string ext = picture_extension(format);
+  auto encode = [&](const Rgb8& picture) { return encode_picture(picture, format, o); };
   for (int axis = 0; axis < mosaic_axes; ++axis) {
     grids.push_back(mosaic_grid(vol.depth, vol.height, vol.width, axis,
                                 std::min(kTileSide, o.max_overlay_side), kMosaicPixels));

@@ -97,7 +97,14 @@ Prepared prepare(const Image& image, const Preprocess& recipe, const std::string
     throw Error(ErrorCode::input, label + ": empty or inconsistent image");
   }
 
-  Image im = detail::match_channels(image, recipe.channels, label);
+  // `im` points at the image in the model's channels and size: the input itself when it already
+  // is (no full-size copy), else `converted` / `resized`.
+  Image converted;
+  const Image* im = &image;
+  if (image.channels != recipe.channels) {
+    converted = detail::match_channels(image, recipe.channels, label);
+    im = &converted;
+  }
   InputGeometry g;
   g.image_height = image.height;
   g.image_width = image.width;
@@ -117,8 +124,11 @@ Prepared prepare(const Image& image, const Preprocess& recipe, const std::string
     g.resized_width = s.width;
   }
   // torchvision returns the image untouched when the size already matches; so does PIL.
+  Image resized;
   if (g.resized_height != image.height || g.resized_width != image.width) {
-    im = resize_bilinear_antialias(im, g.resized_height, g.resized_width, im.bit_depth == 8);
+    resized = resize_bilinear_antialias(*im, g.resized_height, g.resized_width, im->bit_depth == 8);
+    im = &resized;
+    converted = Image();
   }
 
   g.input_height = g.resized_height;
@@ -142,7 +152,7 @@ Prepared prepare(const Image& image, const Preprocess& recipe, const std::string
 
   // Crop, HWC -> CHW, and Normalize's (x - mean) / std in float32 as torch computes it.
   Prepared out;
-  out.channels = im.channels;
+  out.channels = im->channels;
   out.height = g.input_height;
   out.width = g.input_width;
   out.geometry = g;
@@ -153,7 +163,7 @@ Prepared prepare(const Image& image, const Preprocess& recipe, const std::string
     const float sd = channel_value(recipe.std, c, 1.0f);
     for (int y = 0; y < out.height; ++y) {
       for (int x = 0; x < out.width; ++x) {
-        *dst++ = (im.at(y + g.crop_y, x + g.crop_x, c) - mean) / sd;
+        *dst++ = (im->at(y + g.crop_y, x + g.crop_x, c) - mean) / sd;
       }
     }
   }

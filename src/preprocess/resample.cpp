@@ -107,14 +107,43 @@ std::vector<T> resample_pass(const std::vector<T>& in, int rows, int cols, int c
   if constexpr (std::is_same_v<T, std::uint8_t>) kint = fixed_point(taps.weights);
 
   const std::size_t row_stride = static_cast<std::size_t>(cols) * channels;
+  if (!horizontal) {
+    // Output row y sums input rows first[y] .. in tap order, a whole row at a time (the input
+    // is read along its rows, not down its columns); each sample sees the same terms in the
+    // same order as one sample at a time would, so the result is identical.
+    using Acc = std::conditional_t<std::is_same_v<T, std::uint8_t>, std::int32_t, double>;
+    std::vector<Acc> acc(row_stride);
+    for (int y = 0; y < out_rows; ++y) {
+      std::fill(acc.begin(), acc.end(),
+                std::is_same_v<T, std::uint8_t> ? Acc(1 << (kPrecisionBits - 1)) : Acc(0));
+      const std::size_t kbase = static_cast<std::size_t>(y) * taps.ksize;
+      for (int t = 0; t < taps.count[y]; ++t) {
+        const T* src = &in[static_cast<std::size_t>(taps.first[y] + t) * row_stride];
+        if constexpr (std::is_same_v<T, std::uint8_t>) {
+          const std::int32_t w = kint[kbase + t];
+          for (std::size_t j = 0; j < row_stride; ++j) acc[j] += src[j] * w;
+        } else {
+          const double w = taps.weights[kbase + t];
+          for (std::size_t j = 0; j < row_stride; ++j) acc[j] += static_cast<double>(src[j]) * w;
+        }
+      }
+      T* dst = &out[static_cast<std::size_t>(y) * row_stride];
+      for (std::size_t j = 0; j < row_stride; ++j) {
+        if constexpr (std::is_same_v<T, std::uint8_t>) {
+          dst[j] = clip8(acc[j]);
+        } else {
+          dst[j] = static_cast<float>(acc[j]);
+        }
+      }
+    }
+    return out;
+  }
   // Distance between consecutive taps in the input buffer.
-  const std::size_t tap_stride = horizontal ? channels : row_stride;
+  const std::size_t tap_stride = channels;
   for (int y = 0; y < out_rows; ++y) {
     for (int x = 0; x < out_cols; ++x) {
-      const int i = horizontal ? x : y;
-      const std::size_t start =
-          horizontal ? y * row_stride + static_cast<std::size_t>(taps.first[i]) * channels
-                     : taps.first[i] * row_stride + static_cast<std::size_t>(x) * channels;
+      const int i = x;
+      const std::size_t start = y * row_stride + static_cast<std::size_t>(taps.first[i]) * channels;
       const std::size_t kbase = static_cast<std::size_t>(i) * taps.ksize;
       T* dst = &out[(static_cast<std::size_t>(y) * out_cols + x) * channels];
       for (int c = 0; c < channels; ++c) {
@@ -171,7 +200,13 @@ Image resize_bilinear_antialias(const Image& image, int height, int width, bool 
   if (round_to_8bit) {
     std::vector<std::uint8_t> grey(image.data.size());
     std::transform(image.data.begin(), image.data.end(), grey.begin(), [](float v) {
-      return static_cast<std::uint8_t>(std::clamp(std::lround(v * 255.0f), 0L, 255L));
+      // lround(v * 255) clamped to 0..255, without a libm call per sample: for 0 <= x < 255
+      // the double x + 0.5 is exact, so truncating it rounds half away from zero as lround
+      // does; below 0 (and NaN) gives 0, 255 and above 255.
+      const float x = v * 255.0f;
+      if (!(x >= 0.0f)) return std::uint8_t{0};
+      if (x >= 255.0f) return std::uint8_t{255};
+      return static_cast<std::uint8_t>(static_cast<double>(x) + 0.5);
     });
     grey = resample(std::move(grey), image.height, image.width, image.channels, height, width);
     out.data.resize(grey.size());

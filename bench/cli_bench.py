@@ -188,7 +188,7 @@ def run_camkit(camkit, model, inputs, args, out_dir):
 def marginal(camkit, model, method, n, threads, tmp, wait_idle):
     """(T(n inputs) - T(1 input)) / (n - 1) for one method, and the conditions of the n run."""
     # Both runs on the graph `--optimize auto` picks for n inputs, so the freeze is not counted.
-    optimize = "on" if n >= 8 or method == "scorecam" else "off"
+    optimize = "on" if n >= 8 or method in ("scorecam", "sscam", "iscam") else "off"
     args = ["--method", method, "--threads", str(threads), "--optimize", optimize]
     one, _ = run_camkit(camkit, model, photos(1), args, os.path.join(tmp, "one"))
     with Conditions(wait_idle) as c:
@@ -235,7 +235,8 @@ def main(argv=None):
     p.add_argument("--sections", default="methods,cold,dataset",
                    help="which of methods, cold, dataset to run (the references always run)")
     p.add_argument("--methods", default="cam,gradcam,gradcam++,xgradcam,layercam,hirescam,"
-                                        "eigencam,scorecam,ablationcam")
+                                        "gradcam-elementwise,eigengradcam,eigencam,fullgrad,"
+                                        "guided-gradcam,smoothgradcam++,scorecam,ablationcam")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, torch "
@@ -249,7 +250,8 @@ def main(argv=None):
         if "methods" in sections:
             print("== camkit explain, marginal wall time per input (start and load not counted)")
         for method in args.methods.split(",") if "methods" in sections else []:
-            n = 3 if method in ("scorecam", "ablationcam") else 20
+            n = {"scorecam": 3, "ablationcam": 3, "sscam": 2, "iscam": 2,
+                 "smoothgradcam++": 6}.get(method, 20)
             t2, c2 = marginal(args.camkit, model, method, n, args.threads, tmp, args.wait_idle)
             t1, c1 = marginal(args.camkit, model, method, n, 1, tmp, args.wait_idle)
             print(f"{method:12s} {1e3 * t2:9.1f} ms/img = {t2 / ref['eager']:5.2f}x eager forward "

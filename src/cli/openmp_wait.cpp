@@ -36,5 +36,5 @@ void passive_openmp(int /*argc*/, char** argv, char** envp) {
 
 }  // namespace
 
-__attribute__((section(".preinit_array"), used)) static void (*const camkit_preinit)(
-    int, char**, char**) = &passive_openmp;
+__attribute__((section(".preinit_array"),
+               used)) static void (*const camkit_preinit)(int, char**, char**) = &passive_openmp;

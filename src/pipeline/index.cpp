@@ -59,10 +59,11 @@ std::string options_hash(const Model& model, const PipelineOptions& o) {
        {colormap_name(o.colormap), o.image_colormap ? colormap_name(*o.image_colormap) : "",
         o.alpha, o.box_threshold, o.draw_box}},
       {"output",
-       {o.overlay, o.raw, o.format == PictureFormat::jpg   ? "jpg"
-                                 : o.format == PictureFormat::png ? "png"
-                                                                  : "auto", o.png_compression,
-        o.jpeg_quality}}};
+       {o.overlay, o.raw,
+        o.format == PictureFormat::jpg   ? "jpg"
+        : o.format == PictureFormat::png ? "png"
+                                         : "auto",
+        o.png_compression, o.jpeg_quality}}};
   // Added only when set, so that the hashes of earlier runs stay valid.
   if (o.volume) j["volume"] = *o.volume == VolumeLayout::stacked ? "stacked" : "batch";
   if (o.read.window) j["window"] = {o.read.window->first, o.read.window->second};

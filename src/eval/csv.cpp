@@ -114,34 +114,48 @@ std::vector<std::string> split_csv_line(const std::string& line, const std::stri
   return fields;
 }
 
+namespace {
+
+// The coordinates of row i of a boxes CSV: n numbers after the path, then an optional class;
+// nullopt for a header (a first line without any number).
+std::optional<std::vector<double>> box_coordinates(const Line& line, size_t i, size_t n,
+                                                   const std::string& layout) {
+  const auto& f = line.fields;
+  if (f.size() != n + 1 && f.size() != n + 2)
+    throw Error(ErrorCode::usage, line.where + ": expected " + layout + ", got " +
+                                      std::to_string(f.size()) + " fields");
+  std::vector<double> v(n);
+  size_t numeric = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const std::optional<double> x = parse_number(f[k + 1]);
+    numeric += x.has_value();
+    v[k] = x.value_or(0);
+  }
+  if (i == 0 && numeric == 0) return std::nullopt;
+  if (numeric != n)
+    throw Error(ErrorCode::usage, line.where + ": coordinates must be finite numbers");
+  if (f[0].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
+  return v;
+}
+
+}  // namespace
+
 std::vector<BoxRow> read_boxes_csv(const std::string& file) {
   const std::vector<Line> lines = read_csv(file);
   const std::string base = folder_of(file);
   std::vector<BoxRow> rows;
   for (size_t i = 0; i < lines.size(); ++i) {
     const Line& line = lines[i];
-    const auto& f = line.fields;
-    if (f.size() != 5 && f.size() != 6)
-      throw Error(ErrorCode::usage, line.where + ": expected path,x0,y0,x1,y1[,class], got " +
-                                        std::to_string(f.size()) + " fields");
-    double v[4];
-    int numeric = 0;
-    for (int k = 0; k < 4; ++k) {
-      const std::optional<double> x = parse_number(f[k + 1]);
-      numeric += x.has_value();
-      v[k] = x.value_or(0);
-    }
-    if (i == 0 && numeric == 0) continue;  // header
-    if (numeric != 4) {
-      throw Error(ErrorCode::usage, line.where + ": coordinates must be finite numbers");
-    }
-    if (f[0].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
+    const std::optional<std::vector<double>> c =
+        box_coordinates(line, i, 4, "path,x0,y0,x1,y1[,class]");
+    if (!c) continue;
+    const std::vector<double>& v = *c;
     if (!(v[2] > v[0]) || !(v[3] > v[1]))
       throw Error(ErrorCode::usage, line.where + ": empty box (needs x0 < x1 and y0 < y1)");
     BoxRow row;
-    row.path = normalize_path(f[0], base);
+    row.path = normalize_path(line.fields[0], base);
     row.box = {v[0], v[1], v[2], v[3]};
-    if (f.size() == 6) row.cls = f[5];
+    if (line.fields.size() == 6) row.cls = line.fields[5];
     row.where = line.where;
     rows.push_back(std::move(row));
   }
@@ -154,31 +168,18 @@ std::vector<BoxRow> read_boxes3d_csv(const std::string& file) {
   std::vector<BoxRow> rows;
   for (size_t i = 0; i < lines.size(); ++i) {
     const Line& line = lines[i];
-    const auto& f = line.fields;
-    if (f.size() != 7 && f.size() != 8)
-      throw Error(ErrorCode::usage, line.where +
-                                        ": expected path,z0,y0,x0,z1,y1,x1[,class] (a 3-D "
-                                        "model's boxes), got " +
-                                        std::to_string(f.size()) + " fields");
-    double v[6];
-    int numeric = 0;
-    for (int k = 0; k < 6; ++k) {
-      const std::optional<double> x = parse_number(f[static_cast<size_t>(k) + 1]);
-      numeric += x.has_value();
-      v[k] = x.value_or(0);
-    }
-    if (i == 0 && numeric == 0) continue;  // header
-    if (numeric != 6)
-      throw Error(ErrorCode::usage, line.where + ": coordinates must be finite numbers");
-    if (f[0].empty()) throw Error(ErrorCode::usage, line.where + ": empty path");
+    const std::optional<std::vector<double>> c =
+        box_coordinates(line, i, 6, "path,z0,y0,x0,z1,y1,x1[,class] (a 3-D model's boxes)");
+    if (!c) continue;
+    const std::vector<double>& v = *c;
     if (!(v[3] > v[0]) || !(v[4] > v[1]) || !(v[5] > v[2]))
       throw Error(ErrorCode::usage,
                   line.where + ": empty box (needs z0 < z1, y0 < y1 and x0 < x1)");
     BoxRow row;
-    row.path = normalize_path(f[0], base);
+    row.path = normalize_path(line.fields[0], base);
     row.box.z0 = v[0], row.box.y0 = v[1], row.box.x0 = v[2];
     row.box.z1 = v[3], row.box.y1 = v[4], row.box.x1 = v[5];
-    if (f.size() == 8) row.cls = f[7];
+    if (line.fields.size() == 8) row.cls = line.fields[7];
     row.where = line.where;
     rows.push_back(std::move(row));
   }

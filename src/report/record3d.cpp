@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "camkit/error.hpp"
+#include "report/json_fields.hpp"
 #include "report/page.hpp"
 
 namespace camkit::report {
@@ -12,12 +13,11 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void bad(const std::string& where, const std::string& what) {
-  throw Error(ErrorCode::input, where + ": " + what);
+  bad_record(where, what);
 }
 
 const json* field(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it == object.end() || it->is_null() ? nullptr : &*it;
+  return json_field(object, key);
 }
 
 int integer(const json& v, const std::string& where, int min) {

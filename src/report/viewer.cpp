@@ -7,20 +7,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "report/json_fields.hpp"
 #include "report/page.hpp"
 
 namespace camkit::report {
 namespace {
 
 using nlohmann::json;
-
-json class_json(const ClassEntry& e) {
-  // NaN scores (a model that produced NaN) become null in JSON, which the script prints as n/a.
-  return {{"class", e.class_index},
-          {"label", label_or_class(e)},
-          {"score", e.score},
-          {"logit", e.logit}};
-}
 
 // One record as the script reads it: URLs ("" for a missing file) next to the recorded names,
 // which the placeholder of a missing picture shows.

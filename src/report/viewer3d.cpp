@@ -7,19 +7,13 @@
 // opened from file:// may not fetch), a handful of files for a 128^3 volume.
 #include <nlohmann/json.hpp>
 
+#include "report/json_fields.hpp"
 #include "report/page.hpp"
 
 namespace camkit::report {
 namespace {
 
 using nlohmann::json;
-
-json class_json(const ClassEntry& e) {
-  return {{"class", e.class_index},
-          {"label", label_or_class(e)},
-          {"score", e.score},
-          {"logit", e.logit}};
-}
 
 json record_json(const Record& r) {
   const Volume3d& v = *r.volume3d;

@@ -62,7 +62,9 @@ def xray():
 
 
 def explain_cli(*args):
-    return cli("explain", "--threads", THREADS, *args)
+    # The module's overlays are PNG; the command writes JPEG overlays for JPEG inputs unless
+    # told otherwise (--overlay-format auto).
+    return cli("explain", "--threads", THREADS, "--overlay-format", "png", *args)
 
 
 def test_one_photo_top2(tmp_path, squeezenet):

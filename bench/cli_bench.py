@@ -13,6 +13,8 @@ in turn), wall-clock time everywhere:
    inference (torch.jit.freeze, optimize_for_inference), batch 1.
 2. camkit explain per method: the marginal time per input, (T(N inputs) - T(1 input)) /
    (N - 1), so process start and model load are not counted; with --threads 1 beside it.
+   Each measured --repeat times, interleaved with the --threads 1 runs: the median, the range
+   and the busiest conditions are printed.
    Every input writes its overlay and record, as in a user's run.
 3. Cold start: camkit explain of one photo, process start and model load included (median of
    5), and the peak RSS of that process.
@@ -196,6 +198,17 @@ def marginal(camkit, model, method, n, threads, tmp, wait_idle):
     return (many - one) / (n - 1), c
 
 
+def spread(runs):
+    """The range of repeated marginals, in ms."""
+    ts = [1e3 * t for t, _ in runs]
+    return f"({min(ts):.1f}-{max(ts):.1f})" if len(ts) > 1 else ""
+
+
+def worst(conditions):
+    """Of repeated measurements, the conditions of the one with the busiest machine."""
+    return max(conditions, key=lambda c: (c.others, c.load))
+
+
 def vit(camkit, threads, tmp, wait_idle):
     model = architectures.build_model("vit_b_16", seed=0).eval()
     # torchvision zero-initialises the head, which leaves every logit constant: camkit would
@@ -232,6 +245,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--wait-idle", type=float, default=0.0)
     p.add_argument("--vit", action="store_true", help="also ViT-B/16 (section 5)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="marginals measured this many times each (median and range printed)")
     p.add_argument("--sections", default="methods,cold,dataset",
                    help="which of methods, cold, dataset to run (the references always run)")
     p.add_argument("--methods", default="cam,gradcam,gradcam++,xgradcam,layercam,hirescam,"
@@ -252,10 +267,22 @@ def main(argv=None):
         for method in args.methods.split(",") if "methods" in sections else []:
             n = {"scorecam": 3, "ablationcam": 3, "sscam": 2, "iscam": 2,
                  "smoothgradcam++": 6}.get(method, 20)
-            t2, c2 = marginal(args.camkit, model, method, n, args.threads, tmp, args.wait_idle)
-            t1, c1 = marginal(args.camkit, model, method, n, 1, tmp, args.wait_idle)
-            print(f"{method:12s} {1e3 * t2:9.1f} ms/img = {t2 / ref['eager']:5.2f}x eager forward "
-                  f"{c2}; --threads 1: {1e3 * t1:.1f} ms ({t1 / t2:.2f}x) {c1}")
+            runs2, runs1 = [], []
+            for _ in range(args.repeat):  # interleaved, so a drifting machine affects both
+                runs2.append(marginal(args.camkit, model, method, n, args.threads, tmp,
+                                      args.wait_idle))
+                runs1.append(marginal(args.camkit, model, method, n, 1, tmp, args.wait_idle))
+            t2, c2 = statistics.median(t for t, _ in runs2), worst(c for _, c in runs2)
+            t1, c1 = statistics.median(t for t, _ in runs1), worst(c for _, c in runs1)
+            print(f"{method:12s} {1e3 * t2:9.1f} ms/img {spread(runs2)} = {t2 / ref['eager']:5.2f}x "
+                  f"eager forward {c2}; --threads 1: {1e3 * t1:.1f} ms {spread(runs1)} "
+                  f"({t1 / t2:.2f}x) {c1}")
+        if "methods" in sections:  # the machine may drift over a long run: measured again
+            model_ref = eager_model()
+            x1 = ((torch.rand(1, 3, 224, 224) - MEAN) / STD)
+            with torch.no_grad(), Conditions(args.wait_idle) as c:
+                again = median_seconds(lambda: model_ref(x1), 10)
+            print(f"PyTorch eager forward, batch 1, after the methods: {1e3 * again:.1f} ms/img {c}")
         if "cold" in sections:
             cold_start(args, model)
         if "dataset" in sections:

@@ -12,8 +12,9 @@
 //   camkit::PipelineSummary s = camkit::run_pipeline(model, inputs, opt);
 //   std::cerr << s.done << " done, " << s.failed << " failed\n";
 //
-// Stages (docs/batch.md): decode workers read and prepare inputs; the calling thread runs the
-// model on batches of consecutive inputs of equal prepared size (and equal requested classes);
+// Stages (docs/batch.md): decode workers read and prepare inputs; inference streams (the
+// calling thread and `streams` - 1 more) run the model on batches of consecutive inputs of
+// equal prepared size (and equal requested classes);
 // render workers draw and encode overlays and raw maps; the record of input i (its JSON, written
 // atomically after its pictures) and its index line are committed strictly in input order. Every
 // input in flight lies in a window of the input list bounded by batch size and thread counts, so
@@ -95,9 +96,12 @@ struct PipelineOptions {
   // Execution.
   int threads = 2;           ///< total threads (workers + LibTorch intra-op threads)
   int workers = 0;           ///< decode and render workers each; 0 = auto (docs/batch.md)
-  int intra_op_threads = 0;  ///< LibTorch's intra-op threads; 0 = threads (all)
-  int batch_size = 8;        ///< inputs per forward pass
-  bool overwrite = false;    ///< redo inputs whose records are complete
+  int intra_op_threads = 0;  ///< LibTorch's intra-op threads, all streams; 0 = threads (all)
+  /// Inference streams: each runs whole batches with its share of the intra-op threads.
+  /// 0 = auto: min(intra-op threads, 4, inputs); 1 on a GPU (docs/batch.md, "Threads").
+  int streams = 0;
+  int batch_size = 8;      ///< inputs per forward pass
+  bool overwrite = false;  ///< redo inputs whose records are complete
   /// This run's part of the whole list (--shard i/N): names the index (index_file_name) and
   /// the lock taken on out_dir; `inputs` must then hold only that part.
   int shard_index = 0, shard_count = 1;

@@ -54,6 +54,7 @@ struct ExplainArgs {
   int samples = ExplainOptions().samples;
   uint64_t seed = ExplainOptions().seed;
   int workers = 0;
+  int streams = 0;
   bool overwrite = false;
   bool no_overlay = false;
   std::string format = "auto";
@@ -201,6 +202,7 @@ int run_explain(const ExplainArgs& a) {
   po.out_dir = a.out;
   po.threads = a.threads;
   po.workers = a.workers;
+  po.streams = a.streams;
   po.batch_size = a.batch_size;
   po.overwrite = a.overwrite;
   if (!a.window.empty()) {
@@ -213,6 +215,9 @@ int run_explain(const ExplainArgs& a) {
     throw Error(ErrorCode::usage, "--box-threshold must be in [0, 1]");
   if (a.workers > a.threads)
     throw Error(ErrorCode::usage, "--workers " + std::to_string(a.workers) +
+                                      ": at most --threads (" + std::to_string(a.threads) + ")");
+  if (a.streams > a.threads)
+    throw Error(ErrorCode::usage, "--streams " + std::to_string(a.streams) +
                                       ": at most --threads (" + std::to_string(a.threads) + ")");
   std::vector<int> classes;
   for (const std::string& c : a.classes) {
@@ -496,6 +501,11 @@ Runner add_explain(CLI::App& app) {
   cmd->add_option("--workers", a->workers,
                   "Decode and render worker threads each, out of --threads (0: auto; at most "
                   "--threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, thread_limit()));
+  cmd->add_option("--streams", a->streams,
+                  "Inference streams, each running whole batches on its share of LibTorch's "
+                  "threads (0: auto = min(--threads, 4, inputs); 1 on a GPU; at most --threads)")
       ->capture_default_str()
       ->check(CLI::Range(0, thread_limit()));
   cmd->add_flag("--overwrite", a->overwrite,

@@ -150,10 +150,23 @@ DefaultLayer default_layer(const Probe& probe, const at::Tensor& logits,
     out.gradient_error = out.reason;
     return out;
   }
-  for (size_t i = candidates.size(); i-- > 0;) {
-    at::Tensor g;
+  // From the output back: the last candidate alone, then windows of 2, 4, 8 ... candidates,
+  // each window's gradients in one backward pass (it goes down to the window's first
+  // candidate, no further), the latest candidate that depends on its positions chosen.
+  size_t end = candidates.size();
+  for (size_t width = 1; end > 0; width *= 2) {
+    const size_t begin = end > width ? end - width : 0;
+    std::vector<at::Tensor> inputs;
+    std::vector<size_t> index;
+    for (size_t i = begin; i < end; ++i) {
+      const at::Tensor& a = probe.at(candidates[i].value);
+      if (a.requires_grad()) inputs.push_back(a), index.push_back(i);
+    }
+    std::vector<at::Tensor> grads;
     try {
-      g = gradient(y, probe.at(candidates[i].value));
+      if (!inputs.empty())
+        grads = torch::autograd::grad({y}, inputs, {}, /*retain_graph=*/true,
+                                      /*create_graph=*/false, /*allow_unused=*/true);
     } catch (const std::exception& e) {
       out.gradient_error = gradient_failure(e.what());
       out.reason = out.gradient_error +
@@ -161,10 +174,12 @@ DefaultLayer default_layer(const Probe& probe, const at::Tensor& logits,
                    "verified: name one with --layer";
       return out;
     }
-    if (depends(g, candidates[i].layout)) {
-      out.chosen = &candidates[i];
-      return out;
-    }
+    for (size_t k = grads.size(); k-- > 0;)
+      if (depends(grads[k], candidates[index[k]].layout)) {
+        out.chosen = &candidates[index[k]];
+        return out;
+      }
+    end = begin;
   }
   out.reason =
       "the logits depend on the map positions of no activation with a known layout (their "

@@ -48,4 +48,8 @@ void set_torch_threads(int n, int extra, const std::string& advice) {
   at::set_num_threads(n);
 }
 
+void set_thread_torch_threads(int n) {
+  if (n >= 1) at::set_num_threads(n);
+}
+
 }  // namespace camkit::detail

@@ -1,7 +1,10 @@
-// run_pipeline: decode workers -> batched inference on the calling thread -> render workers ->
-// in-order commit. One mutex guards the hand-over between stages; a second orders commits.
+// run_pipeline: decode workers -> batched inference on S streams (the calling thread and S - 1
+// more, each with its share of LibTorch's threads) -> render workers -> in-order commit. One
+// mutex guards the hand-over between stages, a second the forming of batches (in input order,
+// so their composition depends only on the list), a third orders commits.
 #include "camkit/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -9,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -37,6 +41,25 @@ int worker_count(const PipelineOptions& o) {
   return o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
 }
 
+// Inference streams: each runs whole batches with its own intra-op threads. Several streams of
+// few threads keep the cores busier than one stream of many (an operator's threads meet at a
+// barrier after every operator, and a core the workers take stalls all of them).
+// The count depends on the whole list's length (total_inputs, the same in every shard and on
+// resume), never on what is left to do, so an input gets the same threads in every run.
+int stream_count(const Model& model, const PipelineOptions& o, size_t inputs) {
+  if (model.options().device != "cpu") return 1;
+  const int threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
+  const int wanted = o.streams > 0 ? o.streams : std::min(threads, 4);
+  return static_cast<int>(std::max<size_t>(1, std::min<size_t>(wanted, inputs)));
+}
+
+// Intra-op threads of stream `s` out of `streams`: the threads shared out, the first streams
+// taking the remainder; at least one each.
+int stream_threads(const PipelineOptions& o, int streams, int s) {
+  const int threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
+  return std::max(1, threads / streams + (s < threads % streams ? 1 : 0));
+}
+
 class Run {
  public:
   Run(const Model& model, const std::vector<PipelineInput>& inputs, const PipelineOptions& o,
@@ -51,29 +74,36 @@ class Run {
     for (const Model& m : o.fuse_layers) fuse_explainers_.emplace_back(m);
     const int w = worker_count(o);
     workers_ = w;
+    streams_ = stream_count(model, o, o.total_inputs);
     // Inputs decoded ahead of inference, and inputs handed to rendering but not committed.
     batch_ = invariant_batch_size(model, o.explain.method, o.batch_size);
-    ahead_ = static_cast<size_t>(2 * batch_ + 4 * w + 2);
-    render_limit_ = static_cast<size_t>(batch_ + 4 * w + 2);
+    ahead_ = static_cast<size_t>((streams_ + 1) * batch_ + 4 * w + 2);
+    render_limit_ = static_cast<size_t>(streams_ * batch_ + 4 * w + 2);
   }
+
+  int streams() const { return streams_; }
 
   PipelineSummary run() {
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> threads;
+    std::vector<std::thread> threads, streams;
     try {
       for (int i = 0; i < workers_; ++i)
         threads.emplace_back([this] { guard([this] { decode(); }); });
       for (int i = 0; i < workers_; ++i)
         threads.emplace_back([this] { guard([this] { render(); }); });
+      for (int s = 1; s < streams_; ++s)
+        streams.emplace_back([this, s] { guard([this, s] { infer(s); }); });
     } catch (const std::system_error& e) {
       // Under a thread or memory limit: stop the ones started, join them, report cleanly.
       stop_all();
+      for (auto& t : streams) t.join();
       for (auto& t : threads) t.join();
-      throw Error(ErrorCode::usage, "cannot start " + std::to_string(2 * workers_) +
+      throw Error(ErrorCode::usage, "cannot start " + std::to_string(2 * workers_ + streams_ - 1) +
                                         " worker threads (" + e.what() +
                                         "): lower --threads or --workers");
     }
-    guard([this] { infer(); });
+    guard([this] { infer(0); });
+    for (auto& t : streams) t.join();
     {
       std::lock_guard<std::mutex> lk(mu_);
       inference_done_ = true;
@@ -162,37 +192,55 @@ class Run {
   }
 
   // Batches are maximal runs of consecutive inputs that can share a forward pass (failed and
-  // skipped inputs in between pass along), so their composition depends only on the list.
-  void infer() {
+  // skipped inputs in between pass along), formed one at a time in input order whichever stream
+  // asks, so their composition depends only on the list. False when nothing is left.
+  bool next_batch(std::vector<ItemPtr>& batch, std::vector<ItemPtr>& along) {
+    std::lock_guard<std::mutex> forming(form_mu_);
     const size_t n = inputs_.size();
-    size_t pos = 0;
-    while (pos < n) {
-      std::vector<ItemPtr> batch, along;
-      const size_t start = pos;
-      while (pos < n && pos < start + ahead_ && batch.size() < static_cast<size_t>(batch_)) {
-        ItemPtr item = take(pos);
-        if (!item) return;
-        if (item->state == State::decoded && !batch.empty() &&
-            !pipeline::same_batch(*batch[0], *item)) {
-          std::lock_guard<std::mutex> lk(mu_);
-          decoded_[pos] = std::move(item);
-          break;
-        }
-        (item->state == State::decoded ? batch : along).push_back(std::move(item));
-        ++pos;
-      }
-      {
+    if (form_pos_ >= n) return false;
+    const size_t start = form_pos_;
+    while (form_pos_ < n && form_pos_ < start + ahead_ &&
+           batch.size() < static_cast<size_t>(batch_)) {
+      ItemPtr item = take(form_pos_);
+      if (!item) return false;
+      if (item->state == State::decoded && !batch.empty() &&
+          !pipeline::same_batch(*batch[0], *item)) {
         std::lock_guard<std::mutex> lk(mu_);
-        infer_pos_ = pos;
+        decoded_[form_pos_] = std::move(item);
+        break;
       }
-      cv_.notify_all();
+      (item->state == State::decoded ? batch : along).push_back(std::move(item));
+      ++form_pos_;
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      infer_pos_ = form_pos_;
+      unhanded_.insert(start);
+    }
+    cv_.notify_all();
+    return true;
+  }
+
+  // One inference stream: batches until none is left, each handed to rendering when there is
+  // room. The stream holding the earliest batch not yet handed over never waits for room: the
+  // inputs after it cannot be committed before it.
+  void infer(int stream) {
+    detail::set_thread_torch_threads(stream_threads(o_, streams_, stream));
+    for (;;) {
+      std::vector<ItemPtr> batch, along;
+      if (!next_batch(batch, along)) return;
       explain(batch);
       for (auto& item : batch) along.push_back(std::move(item));
+      std::sort(along.begin(), along.end(),
+                [](const ItemPtr& a, const ItemPtr& b) { return a->pos < b->pos; });
+      const size_t start = along.front()->pos;
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] {
-        return stop_ || in_render_ == 0 || in_render_ + along.size() <= render_limit_;
+        return stop_ || in_render_ == 0 || *unhanded_.begin() == start ||
+               in_render_ + along.size() <= render_limit_;
       });
       if (stop_) return;
+      unhanded_.erase(start);
       in_render_ += along.size();
       for (auto& item : along) render_queue_.push_back(std::move(item));
       lk.unlock();
@@ -331,12 +379,16 @@ class Run {
   const std::string hash_;
   const OutputFolder& out_;
   pipeline::IndexJournal& index_;
-  int workers_ = 1, batch_ = 1;
+  int workers_ = 1, batch_ = 1, streams_ = 1;
   size_t ahead_ = 0, render_limit_ = 0;
+
+  std::mutex form_mu_;
+  size_t form_pos_ = 0;  ///< the next input a batch takes (guarded by form_mu_)
 
   std::mutex mu_;
   std::condition_variable cv_;
   size_t next_decode_ = 0, infer_pos_ = 0, in_render_ = 0;
+  std::set<size_t> unhanded_;  ///< first inputs of the batches formed, not handed to rendering
   std::map<size_t, ItemPtr> decoded_;
   std::deque<ItemPtr> render_queue_;
   bool inference_done_ = false, stop_ = false;
@@ -358,6 +410,9 @@ void check_options(const PipelineOptions& o) {
                                                   ": use 1.." + std::to_string(limit) +
                                                   " (4 per CPU this process may use, at most 256)");
   check(o.workers >= 0 && o.workers <= o.threads, "--workers " + std::to_string(o.workers) +
+                                                      ": use 0 (auto) .. --threads (" +
+                                                      std::to_string(o.threads) + ")");
+  check(o.streams >= 0 && o.streams <= o.threads, "--streams " + std::to_string(o.streams) +
                                                       ": use 0 (auto) .. --threads (" +
                                                       std::to_string(o.threads) + ")");
   check(o.intra_op_threads >= 0 && o.intra_op_threads <= limit,
@@ -422,10 +477,20 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
     summary = pipeline::run_volumes(model, inputs, o, out,
                                     [&index](const std::string& line) { index.append(line); });
   } else {
-    // Every thread serves the network: decoding and rendering are a small part of an input's
-    // cost and run beside it, on the cores the network's threads leave between batches.
-    detail::set_torch_threads(torch_threads, 2 * worker_count(o), kThreadAdvice);
+    // Every thread serves the network, shared out among the streams: decoding and rendering
+    // are a small part of an input's cost and run beside it.
     Run run(model, inputs, o, out, index);
+    const int streams = run.streams();
+    detail::check_threads_start(
+        streams * (1 + detail::torch_thread_count(stream_threads(o, streams, 0))) - 1 +
+            2 * worker_count(o),
+        kThreadAdvice);
+    // The streams set their threads' counts (and LibTorch's shared pool's); the caller's
+    // count is the run's total again afterwards.
+    struct Restore {
+      int n;
+      ~Restore() { detail::set_thread_torch_threads(n); }
+    } restore{torch_threads};
     summary = run.run();
   }
   index.finish();

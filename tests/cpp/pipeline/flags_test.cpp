@@ -26,6 +26,8 @@ TEST_F(Flags, OutOfRangeValuesAreUsageErrorsWithTheirRangeInTheHelp) {
                                          "--workers 2000",
                                          "--workers -5",
                                          "--threads 1 --workers 2",
+                                         "--threads 2 --streams 3",
+                                         "--streams -1",
                                          "--batch-size 0",
                                          "--batch-size 100000",
                                          "--image-colormap jet",

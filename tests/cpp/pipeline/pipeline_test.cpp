@@ -3,6 +3,7 @@
 #include <pty.h>
 #include <signal.h>
 
+#include <array>
 #include <chrono>
 #include <thread>
 
@@ -21,19 +22,23 @@ TEST_F(Pipeline, OutputsAreIdenticalForAnyThreadCountAndBatchSize) {
     write_png("in/sub" + std::to_string(i % 2) + "/img" + std::to_string(i) + ".png",
               i % 5 == 3 ? 48 : 64, i % 5 == 3 ? 56 : 80, i);
   const std::string base = "explain " + model_path(kModel) + " " + path("in") + " -k 2 --raw";
-  const std::vector<std::pair<int, int>> runs = {{1, 1}, {2, 3}, {4, 8}, {1, 8}, {4, 1}};
-  for (const auto& [threads, batch] : runs) {
+  // (threads, batch size, streams; 0 = auto): one stream of one thread, and several streams
+  // taking batches in turn, finishing out of order.
+  const std::vector<std::array<int, 3>> runs = {{1, 1, 0}, {2, 3, 0}, {4, 8, 0},
+                                                {1, 8, 0}, {4, 1, 0}, {3, 2, 3}};
+  for (const auto& [threads, batch, streams] : runs) {
     const std::string out = "out-" + std::to_string(threads) + "-" + std::to_string(batch);
-    const Result r = camkit(base + " -o " + path(out) + " --threads " + std::to_string(threads) +
-                            " --batch-size " + std::to_string(batch));
+    const Result r =
+        camkit(base + " -o " + path(out) + " --threads " + std::to_string(threads) +
+               " --batch-size " + std::to_string(batch) + " --streams " + std::to_string(streams));
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("14 done, 0 failed, 0 skipped"), std::string::npos) << r.err;
   }
   // Per input a record, 2 overlays and 2 maps; the index and the lock file.
   EXPECT_EQ(tree(path("out-1-1")).size(), 14u * 5 + 2);
   for (size_t i = 1; i < runs.size(); ++i)
-    expect_same_tree(path("out-1-1"), path("out-" + std::to_string(runs[i].first) + "-" +
-                                           std::to_string(runs[i].second)));
+    expect_same_tree(path("out-1-1"),
+                     path("out-" + std::to_string(runs[i][0]) + "-" + std::to_string(runs[i][1])));
   // The index: one line per input, in input order, each naming its record.
   const auto index = lines(read_file(path("out-4-8/index.jsonl")));
   ASSERT_EQ(index.size(), 14u);

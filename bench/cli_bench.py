@@ -12,7 +12,8 @@ in turn), wall-clock time everywhere:
    TorchScript file's forward through LibTorch as loaded and frozen + optimised for
    inference (torch.jit.freeze, optimize_for_inference), batch 1.
 2. camkit explain per method: the marginal time per input, (T(N inputs) - T(1 input)) /
-   (N - 1), so process start and model load are not counted; with --threads 1 beside it.
+   (N - 1), N = 50 (fewer for the slow methods), so process start and model load are not
+   counted; with --threads 1 beside it.
    Each measured --repeat times, interleaved with the --threads 1 runs: the median, the range
    and the busiest conditions are printed.
    Every input writes its overlay and record, as in a user's run.
@@ -265,10 +266,13 @@ def main(argv=None):
         if "methods" in sections:
             print("== camkit explain, marginal wall time per input (start and load not counted)")
         for method in args.methods.split(",") if "methods" in sections else []:
-            n = {"scorecam": 3, "ablationcam": 3, "sscam": 2, "iscam": 2,
-                 "smoothgradcam++": 6}.get(method, 20)
+            # Enough inputs that the start-up's own variation (a few tenths of a second)
+            # moves the marginal by a few ms only.
+            n = {"scorecam": 3, "ablationcam": 8, "sscam": 2, "iscam": 2,
+                 "smoothgradcam++": 8, "fullgrad": 20, "guided-gradcam": 20}.get(method, 50)
             runs2, runs1 = [], []
-            for _ in range(args.repeat):  # interleaved, so a drifting machine affects both
+            # Interleaved, so a drifting machine affects both; the slow methods once.
+            for _ in range(args.repeat if n >= 50 else 1):
                 runs2.append(marginal(args.camkit, model, method, n, args.threads, tmp,
                                       args.wait_idle))
                 runs1.append(marginal(args.camkit, model, method, n, 1, tmp, args.wait_idle))

@@ -98,7 +98,8 @@ struct PipelineOptions {
   int workers = 0;           ///< decode and render workers each; 0 = auto (docs/batch.md)
   int intra_op_threads = 0;  ///< LibTorch's intra-op threads, all streams; 0 = threads (all)
   /// Inference streams: each runs whole batches with its share of the intra-op threads.
-  /// 0 = auto: min(intra-op threads, 4, inputs); 1 on a GPU (docs/batch.md, "Threads").
+  /// 0 = auto: min(intra-op threads, 4, inputs); 1 on a GPU and for
+  /// Score-CAM, SS-CAM, IS-CAM and Ablation-CAM (docs/batch.md, "Threads").
   int streams = 0;
   int batch_size = 8;      ///< inputs per forward pass
   bool overwrite = false;  ///< redo inputs whose records are complete

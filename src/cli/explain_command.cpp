@@ -505,7 +505,8 @@ Runner add_explain(CLI::App& app) {
       ->check(CLI::Range(0, thread_limit()));
   cmd->add_option("--streams", a->streams,
                   "Inference streams, each running whole batches on its share of LibTorch's "
-                  "threads (0: auto = min(--threads, 4, inputs); 1 on a GPU; at most --threads)")
+                  "threads (0: auto = min(--threads, 4, inputs); 1 on a GPU and for the masking "
+                  "methods; at most --threads)")
       ->capture_default_str()
       ->check(CLI::Range(0, thread_limit()));
   cmd->add_flag("--overwrite", a->overwrite,

@@ -47,10 +47,12 @@ struct Model::Impl {
   at::Tensor bias;    ///< (K) float32 on `device`, zeros when the classifier has none
 
   static constexpr const char* kTappedMethod = "camkit_tapped";
+  static constexpr const char* kLowerMethod = "camkit_lower";
 
   /// Runs the tapped graph on a batch, frozen when optimising. Thread-safe.
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& batch) const;
-  /// Runs the gradient graph with grad mode on: features is a leaf requiring gradients.
+  /// Runs the gradient graph with grad mode on: features is a leaf requiring gradients. When
+  /// optimising, the part below the layer runs frozen and optimised (frozen_lower).
   std::pair<at::Tensor, at::Tensor> run_with_grad(const at::Tensor& batch) const;
   /// The logits the CAM head computes from channels-first features (N, C, spatial...):
   /// pooling, the slice reduction of exam models, the classifier. Comparing them with the
@@ -71,6 +73,11 @@ struct Model::Impl {
   /// The tapped graph frozen and optimised for inference; nullptr when not optimising or when
   /// the graph does not freeze.
   torch::jit::Module* frozen() const;
+  /// (self, x) -> (features, crossing...) frozen and optimised, for the gradient methods;
+  /// nullptr when not optimising, when it does not freeze, or when its map or the logits the
+  /// upper part computes from it differ from the plain graph's by more than 1e-4 (relative)
+  /// on the probe input.
+  torch::jit::Module* frozen_lower() const;
   /// (self, x) -> (logits, features, A_1, ..., A_L): also every attention layer's
   /// probabilities (gradient-weighted attention relevance). Throws Error(model) with the
   /// reason when the graph has none camkit can tap.
@@ -81,10 +88,11 @@ struct Model::Impl {
   std::string checked(int key, const std::function<std::string()>& check) const;
 
  private:
-  mutable std::once_flag gradient_once_, cut_once_, frozen_once_, attention_once_;
+  mutable std::once_flag gradient_once_, cut_once_, frozen_once_, lower_once_, attention_once_;
+  mutable std::vector<torch::jit::Value*> crossing_;  ///< of `graph`, read above the layer
   mutable std::shared_ptr<torch::jit::GraphFunction> gradient_, cut_, upper_, attention_;
   mutable std::string attention_error_;
-  mutable std::optional<torch::jit::Module> frozen_;
+  mutable std::optional<torch::jit::Module> frozen_, lower_;
   mutable std::mutex checked_mu_;
   mutable std::map<int, std::string> checked_;
 };

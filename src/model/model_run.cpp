@@ -3,6 +3,9 @@
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/script.h>
 
+#include <algorithm>
+#include <mutex>
+
 #include "camkit/error.hpp"
 #include "model/attention.hpp"
 #include "model/model_impl.hpp"
@@ -11,13 +14,16 @@
 namespace camkit {
 namespace {
 
-// The tapped graph as a method of the model, frozen (weights become constants) and optimised
-// for inference (conv-BN folding, oneDNN layouts); nullopt when the graph does not freeze.
-std::optional<torch::jit::Module> freeze_tapped(torch::jit::Module& module,
-                                                const std::shared_ptr<torch::jit::Graph>& g) {
+// `g` as method `method` of the model, frozen (weights become constants) and optimised for
+// inference (conv-BN folding, oneDNN layouts); nullopt when the graph does not freeze. Adding
+// the method changes the module's type: one at a time.
+std::optional<torch::jit::Module> freeze_graph(torch::jit::Module& module,
+                                               const std::shared_ptr<torch::jit::Graph>& g,
+                                               const std::string& method) {
+  static std::mutex type_mutex;
+  std::lock_guard<std::mutex> lock(type_mutex);
   try {
     const auto type = module.type();
-    const std::string method = Model::Impl::kTappedMethod;
     if (type->findMethod(method)) type->unsafeRemoveMethod(method);
     auto cu = module._ivalue()->compilation_unit();
     torch::jit::Function* fn =
@@ -28,6 +34,14 @@ std::optional<torch::jit::Module> freeze_tapped(torch::jit::Module& module,
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+// Largest difference between a and b relative to b's largest magnitude (at least 1).
+double relative_difference(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor x = a.to(at::kFloat), y = b.to(at::kFloat);
+  if (x.sizes() != y.sizes()) return 1e30;
+  const double scale = std::max(1.0, y.abs().max().item<double>());
+  return (x - y).abs().max().item<double>() / scale;
 }
 
 }  // namespace
@@ -48,9 +62,36 @@ at::Tensor Model::Impl::logits_rows(const at::Tensor& logits, int64_t n) const {
 torch::jit::Module* Model::Impl::frozen() const {
   if (!options.optimize || !tapped) return nullptr;
   std::call_once(frozen_once_, [this] {
-    frozen_ = freeze_tapped(const_cast<torch::jit::Module&>(module), tapped->graph());
+    frozen_ = freeze_graph(const_cast<torch::jit::Module&>(module), tapped->graph(), kTappedMethod);
   });
   return frozen_ ? &*frozen_ : nullptr;
+}
+
+torch::jit::Module* Model::Impl::frozen_lower() const {
+  if (!options.optimize || !tapped) return nullptr;
+  std::call_once(lower_once_, [this] {
+    try {
+      cut_fn();
+      std::vector<torch::jit::Value*> values{features};
+      values.insert(values.end(), crossing_.begin(), crossing_.end());
+      lower_ = freeze_graph(const_cast<torch::jit::Module&>(module),
+                            detail::returning_graph(*graph, values), kLowerMethod);
+      if (!lower_) return;
+      // Used only where it gives the plain graph's answers: its map and, through the layers
+      // above, the logits, on the probe input.
+      torch::NoGradGuard no_grad;
+      const auto plain = call(*tapped, {probe}).toTuple()->elements();
+      const auto low = lower_->get_method(kLowerMethod)({probe}).toTuple()->elements();
+      std::vector<c10::IValue> args(low.begin(), low.end());
+      const at::Tensor logits = call(upper_fn(), args).toTensor();
+      if (relative_difference(low[0].toTensor(), plain[1].toTensor()) > 1e-4 ||
+          relative_difference(logits, plain[0].toTensor()) > 1e-4)
+        lower_.reset();
+    } catch (const std::exception&) {
+      lower_.reset();
+    }
+  });
+  return lower_ ? &*lower_ : nullptr;
 }
 
 const torch::jit::GraphFunction& Model::Impl::gradient_fn() const {
@@ -63,11 +104,10 @@ const torch::jit::GraphFunction& Model::Impl::gradient_fn() const {
 
 const torch::jit::GraphFunction& Model::Impl::cut_fn() const {
   std::call_once(cut_once_, [this] {
-    std::vector<torch::jit::Value*> crossing;
-    auto upper = detail::upper_graph(*graph, logits, features, &crossing);
+    auto upper = detail::upper_graph(*graph, logits, features, &crossing_);
     upper_ = std::make_shared<torch::jit::GraphFunction>("camkit_upper", upper, nullptr);
     cut_ = std::make_shared<torch::jit::GraphFunction>(
-        "camkit_tapped_cut", detail::tapped_graph(*graph, logits, features, crossing), nullptr);
+        "camkit_tapped_cut", detail::tapped_graph(*graph, logits, features, crossing_), nullptr);
   });
   return *cut_;
 }
@@ -101,6 +141,21 @@ std::pair<at::Tensor, at::Tensor> Model::Impl::run(const at::Tensor& batch) cons
 
 std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& batch) const {
   c10::InferenceMode not_inference(false);  // the caller's mode may be any (Python's)
+  if (torch::jit::Module* lower = frozen_lower()) {
+    // Below the layer nothing needs gradients: the optimised graph computes the map and the
+    // values the layers above read; those layers then run as loaded, recording autograd.
+    std::vector<c10::IValue> low;
+    {
+      torch::NoGradGuard no_grad;
+      low = lower->get_method(kLowerMethod)({batch.to(device)}).toTuple()->elements();
+    }
+    torch::AutoGradMode grad(true);
+    const at::Tensor leaf = low[0].toTensor().detach().requires_grad_(true);
+    // The layers above read a copy: their in-place ops (DenseNet's relu_) never touch the leaf.
+    std::vector<c10::IValue> args{leaf.clone()};
+    args.insert(args.end(), low.begin() + 1, low.end());
+    return {call(upper_fn(), std::move(args)).toTensor(), leaf};
+  }
   torch::AutoGradMode grad(true);
   const auto tuple = call(gradient_fn(), {batch.to(device)}).toTuple();
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};

@@ -49,7 +49,12 @@ int worker_count(const PipelineOptions& o) {
 int stream_count(const Model& model, const PipelineOptions& o, size_t inputs) {
   if (model.options().device != "cpu") return 1;
   const int threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
-  const int wanted = o.streams > 0 ? o.streams : std::min(threads, 4);
+  // Methods that run hundreds of masked inputs per input in batches (--mask-batch) keep every
+  // thread busy on their own; streams would only leave the last inputs on a few threads.
+  const Method m = o.explain.method;
+  const bool masked =
+      m == Method::scorecam || m == Method::sscam || m == Method::iscam || m == Method::ablationcam;
+  const int wanted = o.streams > 0 ? o.streams : masked ? 1 : std::min(threads, 4);
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(wanted, inputs)));
 }
 

@@ -2,9 +2,12 @@
 // tests/python/camkit_reference.py (made by tests/python/fixtures_methods.py).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "camkit/error.hpp"
 #include "camkit/explain.hpp"
 #include "fixtures.hpp"
+#include "model/model_impl.hpp"
 
 namespace camkit::testing {
 namespace {
@@ -80,6 +83,39 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MethodParity, ::testing::ValuesIn(cases()),
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return name;
                          });
+
+// With --optimize the gradient methods run the frozen, optimised graph below the layer and the
+// layers above it as loaded (Model::Impl::frozen_lower): the same maps, for a layer at the end
+// (layer4), one inside a residual block (layer4.1.conv2: the block's input crosses the cut),
+// a VGG and a 1-channel model.
+TEST(Methods, GradientMethodsOnTheOptimisedGraphEqualThePyTorchReferences) {
+  const std::set<std::string> gradient = {
+      "gradcam",  "gradcam++",    "xgradcam",           "layercam",
+      "hirescam", "eigengradcam", "gradcam-elementwise"};
+  int compared = 0;
+  for (const auto& c : cases()) {
+    if (!gradient.count(c.method)) continue;
+    ModelOptions opt;
+    opt.optimize = true;
+    opt.layer = c.layer["path"].get<std::string>();
+    const Model model = Model::load(methods_dir() + c.model["file"].get<std::string>(), opt);
+    ASSERT_NE(model.impl().frozen_lower(), nullptr) << c.model["name"] << " " << opt.layer;
+    ExplainOptions eo;
+    eo.method = *parse_method(c.method);
+    eo.classes = {c.cls};
+    const Explanation ex = Explainer(model).explain(
+        prepared_from_npy(methods_dir() + c.model["input"].get<std::string>()), eo);
+    const NpyArray ref = read_reference(methods_dir() + c.file);
+    const double err = max_rel_error(ex.maps[0].raw.data, ref.values);
+    double tolerance = 1e-4;
+    if (c.method == "xgradcam")
+      tolerance *= std::max(1.0, c.layer.value("xgradcam_amplification", 1.0));
+    EXPECT_LT(err, tolerance) << c.model["name"] << " " << opt.layer << " " << c.method << " class "
+                              << c.cls;
+    ++compared;
+  }
+  EXPECT_GE(compared, 20);
+}
 
 TEST(Methods, GradCamWeightsAreCamWeightsOverMapArea) {
   for (const auto& c : cases()) {

@@ -143,11 +143,14 @@ std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& b
   c10::InferenceMode not_inference(false);  // the caller's mode may be any (Python's)
   if (torch::jit::Module* lower = frozen_lower()) {
     // Below the layer nothing needs gradients: the optimised graph computes the map and the
-    // values the layers above read; those layers then run as loaded, recording autograd.
+    // values the layers above read; those layers then run as loaded, recording autograd. A
+    // batch made in inference mode (Python's torch.inference_mode()) is an inference tensor,
+    // which the optimised graph outside that mode cannot take: a normal copy.
+    const at::Tensor x = batch.is_inference() ? batch.clone() : batch;
     std::vector<c10::IValue> low;
     {
       torch::NoGradGuard no_grad;
-      low = lower->get_method(kLowerMethod)({batch.to(device)}).toTuple()->elements();
+      low = lower->get_method(kLowerMethod)({x.to(device)}).toTuple()->elements();
     }
     torch::AutoGradMode grad(true);
     const at::Tensor leaf = low[0].toTensor().detach().requires_grad_(true);

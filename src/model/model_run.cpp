@@ -79,14 +79,19 @@ torch::jit::Module* Model::Impl::frozen_lower() const {
       if (!lower_) return;
       // Used only where it gives the plain graph's answers: its map and, through the layers
       // above, the logits, on the probe input.
+      // The map is compared before the layers above run: they may change it in place
+      // (DenseNet's relu_), so they read a copy, as in run_with_grad.
       torch::NoGradGuard no_grad;
       const auto plain = call(*tapped, {probe}).toTuple()->elements();
       const auto low = lower_->get_method(kLowerMethod)({probe}).toTuple()->elements();
-      std::vector<c10::IValue> args(low.begin(), low.end());
-      const at::Tensor logits = call(upper_fn(), args).toTensor();
-      if (relative_difference(low[0].toTensor(), plain[1].toTensor()) > 1e-4 ||
-          relative_difference(logits, plain[0].toTensor()) > 1e-4)
+      if (relative_difference(low[0].toTensor(), plain[1].toTensor()) > 1e-4) {
         lower_.reset();
+        return;
+      }
+      std::vector<c10::IValue> args{low[0].toTensor().clone()};
+      args.insert(args.end(), low.begin() + 1, low.end());
+      const at::Tensor logits = call(upper_fn(), args).toTensor();
+      if (relative_difference(logits, plain[0].toTensor()) > 1e-4) lower_.reset();
     } catch (const std::exception&) {
       lower_.reset();
     }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -41,6 +42,11 @@ int worker_count(const PipelineOptions& o) {
   return o.workers > 0 ? o.workers : (o.threads >= 8 ? 2 : 1);
 }
 
+// LibTorch's intra-op threads of the whole run, shared out among the streams.
+int intra_op_total(const PipelineOptions& o) {
+  return o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
+}
+
 // Inference streams: each runs whole batches with its own intra-op threads. Several streams of
 // few threads keep the cores busier than one stream of many (an operator's threads meet at a
 // barrier after every operator, and a core the workers take stalls all of them).
@@ -48,7 +54,7 @@ int worker_count(const PipelineOptions& o) {
 // resume), never on what is left to do, so an input gets the same threads in every run.
 int stream_count(const Model& model, const PipelineOptions& o, size_t inputs) {
   if (model.options().device != "cpu") return 1;
-  const int threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
+  const int threads = intra_op_total(o);
   // Methods that run hundreds of masked inputs per input in batches (--mask-batch) keep every
   // thread busy on their own; streams would only leave the last inputs on a few threads.
   const Method m = o.explain.method;
@@ -61,7 +67,7 @@ int stream_count(const Model& model, const PipelineOptions& o, size_t inputs) {
 // Intra-op threads of stream `s` out of `streams`: the threads shared out, the first streams
 // taking the remainder; at least one each.
 int stream_threads(const PipelineOptions& o, int streams, int s) {
-  const int threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
+  const int threads = intra_op_total(o);
   return std::max(1, threads / streams + (s < threads % streams ? 1 : 0));
 }
 
@@ -198,16 +204,17 @@ class Run {
 
   // Batches are maximal runs of consecutive inputs that can share a forward pass (failed and
   // skipped inputs in between pass along), formed one at a time in input order whichever stream
-  // asks, so their composition depends only on the list. False when nothing is left.
-  bool next_batch(std::vector<ItemPtr>& batch, std::vector<ItemPtr>& along) {
+  // asks, so their composition depends only on the list. Returns the batch's first input;
+  // nullopt when nothing is left.
+  std::optional<size_t> next_batch(std::vector<ItemPtr>& batch, std::vector<ItemPtr>& along) {
     std::lock_guard<std::mutex> forming(form_mu_);
     const size_t n = inputs_.size();
-    if (form_pos_ >= n) return false;
+    if (form_pos_ >= n) return std::nullopt;
     const size_t start = form_pos_;
     while (form_pos_ < n && form_pos_ < start + ahead_ &&
            batch.size() < static_cast<size_t>(batch_)) {
       ItemPtr item = take(form_pos_);
-      if (!item) return false;
+      if (!item) return std::nullopt;
       if (item->state == State::decoded && !batch.empty() &&
           !pipeline::same_batch(*batch[0], *item)) {
         std::lock_guard<std::mutex> lk(mu_);
@@ -223,7 +230,7 @@ class Run {
       unhanded_.insert(start);
     }
     cv_.notify_all();
-    return true;
+    return start;
   }
 
   // One inference stream: batches until none is left, each handed to rendering when there is
@@ -233,12 +240,11 @@ class Run {
     detail::set_thread_torch_threads(stream_threads(o_, streams_, stream));
     for (;;) {
       std::vector<ItemPtr> batch, along;
-      if (!next_batch(batch, along)) return;
+      const std::optional<size_t> first = next_batch(batch, along);
+      if (!first) return;
+      const size_t start = *first;
       explain(batch);
       for (auto& item : batch) along.push_back(std::move(item));
-      std::sort(along.begin(), along.end(),
-                [](const ItemPtr& a, const ItemPtr& b) { return a->pos < b->pos; });
-      const size_t start = along.front()->pos;
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] {
         return stop_ || in_render_ == 0 || *unhanded_.begin() == start ||
@@ -476,7 +482,7 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
   pipeline::IndexJournal index(out, index_file_name(o.shard_index, o.shard_count), inputs,
                                o.index_interval);
   PipelineSummary summary;
-  const int torch_threads = o.intra_op_threads > 0 ? o.intra_op_threads : o.threads;
+  const int torch_threads = intra_op_total(o);
   if (o.volume) {  // exams run one at a time: every thread goes to LibTorch
     detail::set_torch_threads(torch_threads, 0, kThreadAdvice);
     summary = pipeline::run_volumes(model, inputs, o, out,

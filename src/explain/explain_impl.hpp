@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <vector>
 
 #include "camkit/explain.hpp"
@@ -38,6 +39,13 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
 /// `batch_size`, on the CPU at most four 3x224x224 inputs' worth of elements, 1 when the graph
 /// fixes a batch of one.
 int64_t mask_batch(const Model::Impl& m, const at::Tensor& x, int batch_size);
+/// batch(0), ..., batch(count - 1) in order. On the CPU with T > 1 intra-op threads, T workers
+/// (the caller and T - 1 threads started for the call) take the batches in turn, each running
+/// them on one intra-op thread, with the caller's grad and inference modes; so every batch is
+/// computed on one thread whatever T is. The first batch's error (by index) is rethrown after
+/// all workers stop; workers that cannot start leave their batches to the others.
+std::vector<at::Tensor> run_batches(const Model::Impl& m, int64_t count,
+                                    const std::function<at::Tensor(int64_t)>& batch);
 /// SS-CAM and IS-CAM maps (k, h, w) for one input, as scorecam_maps: each channel's score
 /// averaged over ExplainOptions::samples noisy masks (SS-CAM, noise from a CPU generator seeded
 /// with ExplainOptions::seed, drawn channel by channel) or integration steps (IS-CAM).

@@ -121,7 +121,18 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
   const at::Tensor batch = detail::to_batch(inputs, m.input.channels, m.spatial_dims);
   if (method == Method::attention_relevance)
     return detail::explain_attention(model_, batch, options);
-  auto [logits, raw] = detail::run_tapped(m, method, batch);
+  // Ablation-CAM runs the layers above the tap again on ablated maps: they also read the
+  // values crossing the cut.
+  at::Tensor logits, raw;
+  std::vector<c10::IValue> crossing;
+  if (method == Method::ablationcam) {
+    std::vector<c10::IValue> cut = m.run_cut(batch);
+    logits = cut[0].toTensor();
+    raw = cut[1].toTensor();
+    crossing.assign(cut.begin() + 2, cut.end());
+  } else {
+    std::tie(logits, raw) = detail::run_tapped(m, method, batch);
+  }
   const int64_t n = static_cast<int64_t>(inputs.size());
   const at::Tensor lg = m.logits_rows(logits, n);
   detail::check_finite(lg, "the model's logits");
@@ -188,13 +199,6 @@ std::vector<Explanation> Explainer::explain_batch(const std::vector<const Prepar
       if (!maps[i].empty()) add(i, sel.classes[i], at::stack(maps[i]));
   } else {
     torch::NoGradGuard no_grad;
-    std::vector<c10::IValue> crossing;
-    if (method == Method::ablationcam) {
-      const auto t = m.call(m.cut_fn(), {batch.to(m.device)}).toTuple();
-      raw = t->elements()[1].toTensor();
-      features = detail::channels_first(raw, m.layout);
-      for (size_t e = 2; e < t->elements().size(); ++e) crossing.push_back(t->elements()[e]);
-    }
     for (int64_t i = 0; i < n; ++i) {
       const auto& cls = sel.classes[i];
       if (cls.empty()) continue;

@@ -35,18 +35,17 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
   // score it once, not once per channel.
   const at::Tensor varying = constant.logical_not().nonzero().flatten();
   const bool any_constant = constant.any().item<bool>();
-  std::vector<at::Tensor> chunks;
   const int64_t n = varying.size(0);
   const int64_t step = mask_batch(m, x, batch_size);
-  for (int64_t start = 0; start < n; start += step) {
-    const at::Tensor idx = varying.slice(0, start, std::min(n, start + step));
+  const std::vector<at::Tensor> chunks = run_batches(m, (n + step - 1) / step, [&](int64_t b) {
+    const at::Tensor idx = varying.slice(0, b * step, std::min(n, (b + 1) * step));
     // Masks are made per batch, just before their pass, while they are in cache: the whole
     // stack would be C x H x W floats (100 MB at layer4 and 224x224).
     at::Tensor unused;
     const at::Tensor masks =
         methods::scorecam_masks(features.index_select(0, idx), x.sizes().slice(1), &unused);
-    chunks.push_back(m.logits_rows(m.run(x.unsqueeze(0) * masks.unsqueeze(1)).first, idx.size(0)));
-  }
+    return m.logits_rows(m.run(x.unsqueeze(0) * masks.unsqueeze(1)).first, idx.size(0));
+  });
   const int64_t k = features.size(0);
   const at::Tensor idx = at::tensor(std::vector<int64_t>(classes.begin(), classes.end()));
   at::Tensor scores = at::empty({k, static_cast<int64_t>(classes.size())}, at::kFloat);
@@ -76,18 +75,21 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const a
   for (const c10::IValue& v : crossing)
     batchable &= v.isTensor() && v.toTensor().dim() > 0 && v.toTensor().size(0) == 1;
   const int64_t step = batchable ? std::max(1, batch_size) : 1;
-  std::vector<at::Tensor> out;
-  for (int64_t start = 0; start < k; start += step) {
+  if (!channels_first(raw, m.layout).is_alias_of(raw))
+    throw Error(ErrorCode::model,
+                "Ablation-CAM cannot ablate channels of layer " + m.layer.layer + " in its layout");
+  const std::vector<at::Tensor> out = run_batches(m, (k + step - 1) / step, [&](int64_t s) {
+    const int64_t start = s * step;
     const int64_t b = std::min(k, start + step) - start;
     std::vector<int64_t> reps(static_cast<size_t>(raw.dim()), 1);
     reps[0] = b;
     at::Tensor batch = raw.repeat(reps);
-    // The channels-first view shares the batch's storage: zeroing it ablates the layer output.
-    const at::Tensor view = channels_first(batch, m.layout);
-    if (!view.is_alias_of(batch))
-      throw Error(ErrorCode::model, "Ablation-CAM cannot ablate channels of layer " +
-                                        m.layer.layer + " in its layout");
-    for (int64_t i = 0; i < b; ++i) view[i][start + i].zero_();
+    // Copy i has channel start + i of its map zeroed, in one operation on the channels-first
+    // view, which shares the batch's storage (for token layouts it leaves the prefix tokens).
+    const at::Tensor copies =
+        at::arange(b, at::TensorOptions().dtype(at::kLong).device(raw.device()));
+    channels_first(batch, m.layout)
+        .index_put_({copies, copies + start}, at::zeros({}, batch.options()));
     std::vector<c10::IValue> args{batch};
     for (const c10::IValue& v : crossing) {
       if (b == 1) {
@@ -98,8 +100,8 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const a
       r[0] = b;
       args.emplace_back(v.toTensor().repeat(r));
     }
-    out.push_back(m.logits_rows(m.call(m.upper_fn(), args).toTensor(), b));
-  }
+    return m.logits_rows(m.call(m.upper_fn(), args).toTensor(), b);
+  });
   const at::Tensor ablated = at::cat(out).to(at::kFloat);
   const at::Tensor features = a.to(at::kFloat);
   std::vector<at::Tensor> maps;

@@ -21,12 +21,14 @@ at::Tensor summed_scores(const Model::Impl& m, const at::Tensor& x, const at::Te
                          const at::Tensor& idx, int64_t step) {
   at::Tensor sum = at::zeros({idx.size(0)}, at::kDouble);
   const int64_t n = masks.size(0);
-  for (int64_t start = 0; start < n; start += step) {
+  const std::vector<at::Tensor> parts = run_batches(m, (n + step - 1) / step, [&](int64_t s) {
+    const int64_t start = s * step;
     const int64_t b = std::min(n, start + step) - start;
     const at::Tensor in = x.unsqueeze(0) * masks.slice(0, start, start + b).unsqueeze(1);
     const at::Tensor lg = m.logits_rows(m.run(in).first, b).to(at::kCPU, at::kDouble);
-    sum += lg.index_select(1, idx).sum(0);
-  }
+    return lg.index_select(1, idx).sum(0);
+  });
+  for (const at::Tensor& p : parts) sum += p;  // in batch order, as one loop would add them
   return sum;
 }
 

@@ -54,6 +54,10 @@ struct Model::Impl {
   /// Runs the gradient graph with grad mode on: features is a leaf requiring gradients. When
   /// optimising, the part below the layer runs frozen and optimised (frozen_lower).
   std::pair<at::Tensor, at::Tensor> run_with_grad(const at::Tensor& batch) const;
+  /// (logits, features, crossing...) of a batch, without gradients, for the layers above to
+  /// run again on modified features (upper_fn): below the layer frozen and optimised when
+  /// frozen_lower() is in use, else cut_fn() as loaded. Thread-safe.
+  std::vector<c10::IValue> run_cut(const at::Tensor& batch) const;
   /// The logits the CAM head computes from channels-first features (N, C, spatial...):
   /// pooling, the slice reduction of exam models, the classifier. Comparing them with the
   /// model's own logits is the CAM identity check.

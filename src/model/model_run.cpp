@@ -169,6 +169,20 @@ std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& b
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
 }
 
+std::vector<c10::IValue> Model::Impl::run_cut(const at::Tensor& batch) const {
+  torch::NoGradGuard no_grad;
+  if (torch::jit::Module* lower = frozen_lower()) {
+    const at::Tensor x = batch.is_inference() ? batch.clone() : batch;  // as in run_with_grad
+    std::vector<c10::IValue> low =
+        lower->get_method(kLowerMethod)({x.to(device)}).toTuple()->elements();
+    std::vector<c10::IValue> args{low[0].toTensor().clone()};  // the layers above read a copy
+    args.insert(args.end(), low.begin() + 1, low.end());
+    low.insert(low.begin(), call(upper_fn(), std::move(args)));
+    return low;
+  }
+  return call(cut_fn(), {batch.to(device)}).toTuple()->elements();
+}
+
 at::Tensor Model::Impl::head_logits(const at::Tensor& features) const {
   const at::Tensor a = features.to(at::kFloat);
   std::vector<int64_t> space;

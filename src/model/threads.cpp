@@ -1,6 +1,7 @@
 #include "model/threads.hpp"
 
 #include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -46,10 +47,22 @@ void set_torch_threads(int n, int extra, const std::string& advice) {
   if (n < 1) return;
   check_threads_start(torch_thread_count(n) + extra, advice);
   at::set_num_threads(n);
+  // The inter-op pool (the masking methods' helpers) as large as the intra-op count, not one
+  // thread per core; it can be sized only before its first use (a Python caller's, say).
+  try {
+    at::set_num_interop_threads(n);
+  } catch (const std::exception&) {
+  }
 }
 
 void set_thread_torch_threads(int n) {
-  if (n >= 1) at::set_num_threads(n);
+  if (n < 1) return;
+  // LibTorch sets a thread's count from its process-wide one at the thread's first parallel
+  // operator: that happens first, so it cannot undo this later. Only OpenMP's count for this
+  // thread changes: at::set_num_threads would also resize the pool LibTorch shares between
+  // threads (and start its threads) at every call.
+  at::internal::lazy_init_num_threads();
+  omp_set_num_threads(n);
 }
 
 }  // namespace camkit::detail

@@ -18,8 +18,9 @@ void check_threads_start(int count, const std::string& advice);
 /// at::set_num_threads(n) after checking that LibTorch's threads and `extra` more can start.
 void set_torch_threads(int n, int extra, const std::string& advice);
 
-/// at::set_num_threads(n) for the calling thread's operators (OpenMP's count is per thread;
-/// LibTorch's own pool is shared by all). No check: the caller has made sure they can start.
+/// n intra-op threads for the calling thread's operators (OpenMP's count, which is per
+/// thread; LibTorch's own pool, shared by all threads, is left as it is). No check: the caller
+/// has made sure they can start.
 void set_thread_torch_threads(int n);
 
 }  // namespace camkit::detail

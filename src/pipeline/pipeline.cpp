@@ -496,8 +496,8 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
         streams * (1 + detail::torch_thread_count(stream_threads(o, streams, 0))) - 1 +
             2 * worker_count(o),
         kThreadAdvice);
-    // The streams set their threads' counts (and LibTorch's shared pool's); the caller's
-    // count is the run's total again afterwards.
+    // Each stream sets its own thread's count; the caller's is the run's total again
+    // afterwards, whichever thread ran a stream.
     struct Restore {
       int n;
       ~Restore() { detail::set_thread_torch_threads(n); }

@@ -117,6 +117,41 @@ TEST(Methods, GradientMethodsOnTheOptimisedGraphEqualThePyTorchReferences) {
   EXPECT_GE(compared, 20);
 }
 
+// The masking methods with --optimize and two threads: Ablation-CAM's layers above the cut run
+// on the optimised lower graph's output (Model::Impl::run_cut), and the mask batches of both
+// are shared between two workers of one thread each (run_batches). The maps equal the PyTorch
+// references and, bit for bit, the maps of one thread: every batch is computed on one thread.
+TEST(Methods, MaskingMethodsOnTwoWorkersEqualOneThreadAndThePyTorchReferences) {
+  int compared = 0;
+  for (const auto& c : cases()) {
+    if (c.method != "scorecam" && c.method != "ablationcam") continue;
+    std::vector<float> maps[2];
+    for (int threads : {1, 2}) {
+      ModelOptions opt;
+      opt.optimize = true;
+      opt.threads = threads;
+      opt.layer = c.layer["path"].get<std::string>();
+      const Model model = Model::load(methods_dir() + c.model["file"].get<std::string>(), opt);
+      if (c.method == "ablationcam") {
+        ASSERT_NE(model.impl().frozen_lower(), nullptr);
+      }
+      ExplainOptions eo;
+      eo.method = *parse_method(c.method);
+      eo.classes = {c.cls};
+      eo.batch_size = 7;  // several batches per worker, the last one partial
+      const Explanation ex = Explainer(model).explain(
+          prepared_from_npy(methods_dir() + c.model["input"].get<std::string>()), eo);
+      maps[threads - 1] = ex.maps[0].raw.data;
+      EXPECT_LT(max_rel_error(ex.maps[0].raw.data, read_reference(methods_dir() + c.file).values),
+                1e-4)
+          << c.model["name"] << " " << opt.layer << " " << c.method << " threads " << threads;
+    }
+    EXPECT_EQ(maps[0], maps[1]) << c.model["name"] << " " << c.method;
+    ++compared;
+  }
+  EXPECT_GE(compared, 6);
+}
+
 TEST(Methods, GradCamWeightsAreCamWeightsOverMapArea) {
   for (const auto& c : cases()) {
     if (c.method != "cam") continue;

@@ -16,6 +16,9 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <type_traits>
 #include <vector>
 
@@ -95,6 +98,48 @@ std::uint8_t clip8(std::int32_t acc) {
   return static_cast<std::uint8_t>(std::clamp(acc >> kPrecisionBits, 0, 255));
 }
 
+// The horizontal pass: output pixel x of a row sums input pixels first[x] .. in tap order, all of
+// its channels at once, each channel's sum in tap order as one channel at a time would (integer
+// sums for 8 bits, double sums in the same order otherwise: identical results). N is the channel
+// count when known at compile time, 0 for `channels`.
+template <int N, typename T>
+void horizontal_pass(const T* in, T* out, int rows, int out_cols, std::size_t row_stride,
+                     const Taps& taps, const std::vector<std::int32_t>& kint, int channels = N) {
+  constexpr bool kFixed = std::is_same_v<T, std::uint8_t>;
+  using Acc = std::conditional_t<kFixed, std::int32_t, double>;
+  constexpr int kMax = 4;
+  const int ch = N > 0 ? N : channels;
+  for (int y = 0; y < rows; ++y) {
+    for (int x = 0; x < out_cols; ++x) {
+      const T* src = in + y * row_stride + static_cast<std::size_t>(taps.first[x]) * ch;
+      const std::size_t kbase = static_cast<std::size_t>(x) * taps.ksize;
+      T* dst = out + (static_cast<std::size_t>(y) * out_cols + x) * ch;
+      for (int c0 = 0; c0 < ch; c0 += kMax) {  // kMax channels at a time
+        const int cn = N > 0 ? N : std::min(kMax, ch - c0);
+        Acc acc[kMax];
+        for (int c = 0; c < cn; ++c) acc[c] = kFixed ? Acc(1 << (kPrecisionBits - 1)) : Acc(0);
+        for (int t = 0; t < taps.count[x]; ++t) {
+          const T* px = src + static_cast<std::size_t>(t) * ch + c0;
+          if constexpr (kFixed) {
+            const std::int32_t w = kint[kbase + t];
+            for (int c = 0; c < cn; ++c) acc[c] += px[c] * w;
+          } else {
+            const double w = taps.weights[kbase + t];
+            for (int c = 0; c < cn; ++c) acc[c] += static_cast<double>(px[c]) * w;
+          }
+        }
+        for (int c = 0; c < cn; ++c) {
+          if constexpr (kFixed) {
+            dst[c0 + c] = clip8(acc[c]);
+          } else {
+            dst[c0 + c] = static_cast<float>(acc[c]);
+          }
+        }
+      }
+    }
+  }
+}
+
 // One pass over an interleaved buffer of `rows` x `cols` x `channels` samples, resampling along
 // rows (horizontal) or columns (vertical). T is std::uint8_t (fixed point) or float.
 template <typename T>
@@ -138,31 +183,46 @@ std::vector<T> resample_pass(const std::vector<T>& in, int rows, int cols, int c
     }
     return out;
   }
-  // Distance between consecutive taps in the input buffer.
-  const std::size_t tap_stride = channels;
-  for (int y = 0; y < out_rows; ++y) {
-    for (int x = 0; x < out_cols; ++x) {
-      const int i = x;
-      const std::size_t start = y * row_stride + static_cast<std::size_t>(taps.first[i]) * channels;
-      const std::size_t kbase = static_cast<std::size_t>(i) * taps.ksize;
-      T* dst = &out[(static_cast<std::size_t>(y) * out_cols + x) * channels];
-      for (int c = 0; c < channels; ++c) {
-        const T* src = &in[start + c];
-        if constexpr (std::is_same_v<T, std::uint8_t>) {
-          std::int32_t acc = 1 << (kPrecisionBits - 1);
-          for (int t = 0; t < taps.count[i]; ++t) acc += src[t * tap_stride] * kint[kbase + t];
-          dst[c] = clip8(acc);
-        } else {
-          double acc = 0.0;
-          for (int t = 0; t < taps.count[i]; ++t) {
-            acc += static_cast<double>(src[t * tap_stride]) * taps.weights[kbase + t];
-          }
-          dst[c] = static_cast<float>(acc);
-        }
-      }
-    }
+  switch (channels) {  // the common counts with the channel loop unrolled
+    case 1:
+      horizontal_pass<1>(in.data(), out.data(), out_rows, out_cols, row_stride, taps, kint);
+      break;
+    case 3:
+      horizontal_pass<3>(in.data(), out.data(), out_rows, out_cols, row_stride, taps, kint);
+      break;
+    default:
+      horizontal_pass<0>(in.data(), out.data(), out_rows, out_cols, row_stride, taps, kint,
+                         channels);
   }
   return out;
+}
+
+// lround(v * 255) clamped to 0..255, without a libm call per sample: for 0 <= x <= 255 the
+// double x + 0.5 is exact, so truncating it rounds half away from zero as lround does; below 0
+// and NaN give 0, above 255 255 (maxps and minps give their second operand for NaN).
+void to_grey_levels(const float* in, std::uint8_t* out, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128 zero = _mm_setzero_ps(), top = _mm_set1_ps(255.0f), k255 = _mm_set1_ps(255.0f);
+  const __m128d half = _mm_set1_pd(0.5);
+  auto levels4 = [&](const float* p) {
+    const __m128 x = _mm_min_ps(_mm_max_ps(_mm_mul_ps(_mm_loadu_ps(p), k255), zero), top);
+    const __m128i lo = _mm_cvttpd_epi32(_mm_add_pd(_mm_cvtps_pd(x), half));
+    const __m128i hi = _mm_cvttpd_epi32(_mm_add_pd(_mm_cvtps_pd(_mm_movehl_ps(x, x)), half));
+    return _mm_unpacklo_epi64(lo, hi);
+  };
+  for (; i + 16 <= n; i += 16) {
+    const __m128i a = _mm_packs_epi32(levels4(in + i), levels4(in + i + 4));
+    const __m128i b = _mm_packs_epi32(levels4(in + i + 8), levels4(in + i + 12));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(a, b));
+  }
+#endif
+  for (; i < n; ++i) {
+    float x = in[i] * 255.0f;
+    x = x >= 0.0f ? x : 0.0f;
+    x = x <= 255.0f ? x : 255.0f;
+    out[i] = static_cast<std::uint8_t>(static_cast<int>(static_cast<double>(x) + 0.5));
+  }
 }
 
 template <typename T>
@@ -199,15 +259,7 @@ Image resize_bilinear_antialias(const Image& image, int height, int width, bool 
   out.bit_depth = round_to_8bit ? 8 : image.bit_depth;
   if (round_to_8bit) {
     std::vector<std::uint8_t> grey(image.data.size());
-    std::transform(image.data.begin(), image.data.end(), grey.begin(), [](float v) {
-      // lround(v * 255) clamped to 0..255, without a libm call per sample: for 0 <= x < 255
-      // the double x + 0.5 is exact, so truncating it rounds half away from zero as lround
-      // does; below 0 (and NaN) gives 0, 255 and above 255.
-      const float x = v * 255.0f;
-      if (!(x >= 0.0f)) return std::uint8_t{0};
-      if (x >= 255.0f) return std::uint8_t{255};
-      return static_cast<std::uint8_t>(static_cast<double>(x) + 0.5);
-    });
+    to_grey_levels(image.data.data(), grey.data(), grey.size());
     grey = resample(std::move(grey), image.height, image.width, image.channels, height, width);
     out.data.resize(grey.size());
     // Same float32 division as ToTensor's img.div(255).

@@ -1,6 +1,9 @@
 // Pictures: decoded images to 8-bit RGB, and colour-mapped display maps blended over them.
 #include <algorithm>
 #include <cmath>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
@@ -73,6 +76,36 @@ Rgb8 to_rgb8(const Image& image, std::optional<Colormap> grey_map) {
   out.height = image.height;
   out.width = image.width;
   out.data.resize(pixels * 3);
+  if (used == 3 && stride == 3) {
+    // Colour: one flat loop over the samples, colormap_index's rounding without its branches,
+    // 16 samples at a time where SSE2 is there (maxps(v, 0) gives 0 for NaN, as the comparison
+    // does); v <= 0 and NaN give 0, v >= 1 255.
+    const float* in = image.data.data();
+    std::uint8_t* px = out.data.data();
+    const std::size_t n = pixels * 3;
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f), lo4 = _mm_set1_ps(lo),
+                 scale4 = _mm_set1_ps(scale), k255 = _mm_set1_ps(255.0f), half = _mm_set1_ps(0.5f);
+    auto bytes4 = [&](const float* p) {
+      __m128 v = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(p), lo4), scale4);
+      v = _mm_min_ps(_mm_max_ps(v, zero), one);
+      return _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(v, k255), half));
+    };
+    for (; i + 16 <= n; i += 16) {
+      const __m128i a = _mm_packs_epi32(bytes4(in + i), bytes4(in + i + 4));
+      const __m128i b = _mm_packs_epi32(bytes4(in + i + 8), bytes4(in + i + 12));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(px + i), _mm_packus_epi16(a, b));
+    }
+#endif
+    for (; i < n; ++i) {
+      float v = (in[i] - lo) * scale;
+      v = v > 0.0f ? v : 0.0f;
+      v = v < 1.0f ? v : 1.0f;
+      px[i] = static_cast<std::uint8_t>(static_cast<int>(v * 255.0f + 0.5f));
+    }
+    return out;
+  }
   const std::uint8_t* lut = grey_map ? render_detail::colormap_lut(*grey_map) : nullptr;
   for (std::size_t i = 0; i < pixels; ++i) {
     const float* in = image.data.data() + i * stride;

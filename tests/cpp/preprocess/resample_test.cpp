@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
@@ -46,6 +47,49 @@ camkit::Image noise_rgb(int height, int width, unsigned seed) {
 
 // Values printed by Pillow 9.4: Image.fromarray(uint8 [[0,255,0,255]]).resize((2,1), BILINEAR).
 // Shrinking by 2 widens the triangle to 2 pixels; the tap windows are [0,3) and [1,4).
+// 8-bit images enter PIL's resampler as grey levels lround(v * 255) clamped to 0..255, through
+// a vectorised conversion: every value, at any position, as lround. A resize to the same size
+// skips both passes and returns exactly the levels / 255.
+TEST(PreprocessResample, GreyLevelsRoundAsLround) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          -1e-30f,
+                          nan,
+                          inf,
+                          -inf,
+                          1.0f,
+                          1.5f,
+                          -0.5f,
+                          std::nextafter(0.5f / 255, 0.0f),
+                          0.5f / 255,
+                          254.5f / 255,
+                          std::nextafter(254.5f / 255, 1.0f),
+                          0.49999997f / 255};
+  for (int k = 0; k <= 255; ++k) {
+    v.push_back(static_cast<float>(k) / 255.0f);
+    v.push_back((static_cast<float>(k) + 0.5f) / 255.0f);
+    v.push_back(std::nextafter((static_cast<float>(k) + 0.5f) / 255.0f, 0.0f));
+  }
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-0.2f, 1.2f);
+  while (v.size() % 16 != 5) v.push_back(u(rng));  // a tail after the blocks of 16
+  camkit::Image im;
+  im.height = 1;
+  im.width = static_cast<int>(v.size());
+  im.channels = 1;
+  im.bit_depth = 8;
+  im.data = v;
+  const camkit::Image out = camkit::resize_bilinear_antialias(im, 1, im.width, true);
+  ASSERT_EQ(out.data.size(), v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const float x = v[i] * 255.0f;
+    const long want = !(x >= 0.0f) ? 0 : x >= 255.0f ? 255 : std::lround(x);
+    ASSERT_EQ(out.data[i], static_cast<float>(want) / 255.0f) << "sample " << i << " = " << v[i];
+  }
+}
+
 TEST(PreprocessResample, ShrinkMatchesPilByHand) {
   const camkit::Image out =
       camkit::resize_bilinear_antialias(grey_row({0, 255, 0, 255}), 1, 2, true);

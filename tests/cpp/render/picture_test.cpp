@@ -42,6 +42,43 @@ TEST(RenderToRgb8, EightBitKeepsSamples) {
   EXPECT_EQ(pixel(p, 0, 1), (Rgb{17, 200, 254}));
 }
 
+// Colour images take a vectorised path: every sample, at any position (16 at a time and the
+// tail), must round as the scalar rule does: round(clamp(v, 0, 1) * 255), NaN to 0.
+TEST(RenderToRgb8, ColourSamplesRoundAsTheScalarRule) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> special = {
+      0.0f, -0.0f, -1e-30f,    1e-30f,     1.0f, 1.0000001f,   0.99999994f,  nan,         inf, -inf,
+      2.0f, -3.0f, 0.5f / 255, 1.5f / 255, 0.5f, 0.501960813f, 254.5f / 255, 127.5f / 255};
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-0.1f, 1.1f);
+  while (special.size() < 3 * 37) special.push_back(u(rng));  // 111 samples: 6 x 16 + 15
+  for (int k = 0; k < 256; ++k) special.push_back(static_cast<float>(k) / 255.0f);
+  while (special.size() % 3) special.push_back(0.25f);
+  for (int depth : {8, 0}) {  // 8: samples as they are; 0: stretched min..max of the finite ones
+    Image im;
+    im.channels = 3;
+    im.width = static_cast<int>(special.size() / 3);
+    im.height = 1;
+    im.bit_depth = depth;
+    im.data = special;
+    const Rgb8 out = camkit::to_rgb8(im);
+    float lo = 0.0f, scale = 1.0f;
+    if (depth == 0) {
+      float mn = inf, mx = -inf;
+      for (float v : special)
+        if (std::isfinite(v)) mn = std::min(mn, v), mx = std::max(mx, v);
+      lo = mn;
+      scale = 1.0f / (mx - mn);
+    }
+    for (std::size_t i = 0; i < special.size(); ++i) {
+      const float v = (special[i] - lo) * scale;
+      const int want = !(v > 0.0f) ? 0 : v >= 1.0f ? 255 : static_cast<int>(v * 255.0f + 0.5f);
+      ASSERT_EQ(out.data[i], want) << "sample " << i << " = " << special[i] << " depth " << depth;
+    }
+  }
+}
+
 TEST(RenderToRgb8, GreyReplicatedOrColourMapped) {
   Image im{1, 3, 1, 8, {0.0f, 100 / 255.0f, 1.0f}};
   const Rgb8 grey = camkit::to_rgb8(im);

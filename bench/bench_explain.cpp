@@ -173,6 +173,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("ScoreCamTop1", Method, camkit::Method::scorecam)
       ->Unit(benchmark::kMillisecond)
       ->Iterations(3);
+  benchmark::RegisterBenchmark("AblationCamTop1", Method, camkit::Method::ablationcam)
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ScoreCamNaive", ScoreCamNaive)
       ->Unit(benchmark::kMillisecond)
       ->Iterations(2);

@@ -57,30 +57,45 @@ std::vector<at::Tensor> run_batches(const Model::Impl& m, int64_t count,
   // batch's result depends only on its inputs, so neither the order nor the worker matters.
   auto shared = std::make_shared<Batches>();
   std::vector<std::exception_ptr> errors(out.size());
-  for (int64_t w = 1; w < workers; ++w) {
-    try {
-      at::launch([shared, count, &batch, &out, &errors] {  // carries the grad and inference modes
-        {
-          std::lock_guard<std::mutex> lock(shared->mu);
-          if (shared->closed) return;
-          ++shared->active;
-        }
-        const int own = at::get_num_threads();
-        take_batches(*shared, count, batch, out, errors);
-        set_thread_torch_threads(own);
-        std::lock_guard<std::mutex> lock(shared->mu);
-        if (--shared->active == 0) shared->idle.notify_all();
-      });
-    } catch (const std::exception&) {
-      break;  // no helper thread could start: the caller takes every batch
-    }
-  }
-  take_batches(*shared, count, batch, out, errors);
-  set_thread_torch_threads(threads);
   {
-    std::unique_lock<std::mutex> lock(shared->mu);
-    shared->closed = true;
-    shared->idle.wait(lock, [&] { return shared->active == 0; });
+    // However this block ends, it ends only when no helper is inside the call any more.
+    struct Close {
+      Batches& s;
+      ~Close() {
+        std::unique_lock<std::mutex> lock(s.mu);
+        s.closed = true;
+        s.idle.wait(lock, [&] { return s.active == 0; });
+      }
+    } close{*shared};
+    for (int64_t w = 1; w < workers; ++w) {
+      try {
+        at::launch([shared, count, &batch, &out, &errors] {  // with the caller's grad modes
+          {
+            std::lock_guard<std::mutex> lock(shared->mu);
+            if (shared->closed) return;
+            ++shared->active;
+          }
+          struct Leave {
+            Batches& s;
+            ~Leave() {
+              std::lock_guard<std::mutex> lock(s.mu);
+              if (--s.active == 0) s.idle.notify_all();
+            }
+          } leave{*shared};
+          try {
+            const int own = at::get_num_threads();
+            take_batches(*shared, count, batch, out, errors);
+            set_thread_torch_threads(own);
+          } catch (...) {  // only a batch throws, and take_batches keeps its error
+            shared->failed = true;
+          }
+        });
+      } catch (const std::exception&) {
+        break;  // no helper thread could start: the caller takes every batch
+      }
+    }
+    take_batches(*shared, count, batch, out, errors);
+    set_thread_torch_threads(threads);
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);

@@ -75,7 +75,8 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const a
   for (const c10::IValue& v : crossing)
     batchable &= v.isTensor() && v.toTensor().dim() > 0 && v.toTensor().size(0) == 1;
   const int64_t step = batchable ? std::max(1, batch_size) : 1;
-  if (!channels_first(raw, m.layout).is_alias_of(raw))
+  const at::Tensor dense = raw.contiguous();  // as each batch below is
+  if (!channels_first(dense, m.layout).is_alias_of(dense))
     throw Error(ErrorCode::model,
                 "Ablation-CAM cannot ablate channels of layer " + m.layer.layer + " in its layout");
   const std::vector<at::Tensor> out = run_batches(m, (k + step - 1) / step, [&](int64_t s) {
@@ -92,8 +93,8 @@ at::Tensor ablationcam_maps(const Model::Impl& m, const at::Tensor& raw, const a
         .index_put_({copies, copies + start}, at::zeros({}, batch.options()));
     std::vector<c10::IValue> args{batch};
     for (const c10::IValue& v : crossing) {
-      if (b == 1) {
-        args.push_back(v);
+      if (b == 1) {  // a copy: other workers read the same value, and the layers may write it
+        args.push_back(v.isTensor() ? c10::IValue(v.toTensor().clone()) : v);
         continue;
       }
       std::vector<int64_t> r(v.toTensor().dim(), 1);

@@ -17,6 +17,10 @@ int torch_thread_count(int intra_op) {
   return intra_op > 1 ? 2 * (intra_op - 1) : 0;
 }
 
+int interop_thread_count(int intra_op) {
+  return intra_op > 1 ? intra_op : 0;
+}
+
 void check_threads_start(int count, const std::string& advice) {
   std::mutex mutex;
   std::condition_variable released;
@@ -45,7 +49,7 @@ void check_threads_start(int count, const std::string& advice) {
 
 void set_torch_threads(int n, int extra, const std::string& advice) {
   if (n < 1) return;
-  check_threads_start(torch_thread_count(n) + extra, advice);
+  check_threads_start(torch_thread_count(n) + interop_thread_count(n) + extra, advice);
   at::set_num_threads(n);
   // The inter-op pool (the masking methods' helpers) as large as the intra-op count, not one
   // thread per core; it can be sized only before its first use (a Python caller's, say).
@@ -58,10 +62,12 @@ void set_torch_threads(int n, int extra, const std::string& advice) {
 void set_thread_torch_threads(int n) {
   if (n < 1) return;
   // LibTorch sets a thread's count from its process-wide one at the thread's first parallel
-  // operator: that happens first, so it cannot undo this later. Only OpenMP's count for this
-  // thread changes: at::set_num_threads would also resize the pool LibTorch shares between
-  // threads (and start its threads) at every call.
-  at::internal::lazy_init_num_threads();
+  // operator: at::get_num_threads runs that first, so it cannot undo this later. (Not the
+  // inline at::internal::lazy_init_num_threads: its once-per-thread flag would be this
+  // library's own copy, libcamkit.so exporting none of LibTorch's symbols, and LibTorch's flag
+  // would stay unset.) Only OpenMP's count for this thread changes: at::set_num_threads would
+  // also resize the pool LibTorch shares between threads (and start its threads) at every call.
+  (void)at::get_num_threads();
   omp_set_num_threads(n);
 }
 

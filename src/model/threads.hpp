@@ -11,6 +11,11 @@ namespace camkit::detail {
 /// each intra_op - 1 beside the caller.
 int torch_thread_count(int intra_op);
 
+/// Threads of LibTorch's inter-op pool, sized to `intra_op` at load and started at the masking
+/// methods' first use (run_batches) when intra_op > 1: c10's pool cannot recover from a thread
+/// that does not start, so they are counted in the checks before.
+int interop_thread_count(int intra_op);
+
 /// Starts `count` threads that wait together, then releases and joins them. Throws
 /// Error(usage) "cannot start <count> threads (<reason>): <advice>" when one cannot start.
 void check_threads_start(int count, const std::string& advice);

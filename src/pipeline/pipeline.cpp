@@ -494,7 +494,7 @@ PipelineSummary run_pipeline(const Model& model, const std::vector<PipelineInput
     const int streams = run.streams();
     detail::check_threads_start(
         streams * (1 + detail::torch_thread_count(stream_threads(o, streams, 0))) - 1 +
-            2 * worker_count(o),
+            detail::interop_thread_count(torch_threads) + 2 * worker_count(o),
         kThreadAdvice);
     // Each stream sets its own thread's count; the caller's is the run's total again
     // afterwards, whichever thread ran a stream.

@@ -40,7 +40,7 @@ at::Tensor scorecam_maps(const Model::Impl& m, const at::Tensor& x, const at::Te
 /// fixes a batch of one.
 int64_t mask_batch(const Model::Impl& m, const at::Tensor& x, int batch_size);
 /// batch(0), ..., batch(count - 1) in order. On the CPU with T > 1 intra-op threads, T workers
-/// (the caller and T - 1 threads started for the call) take the batches in turn, each running
+/// (the caller and T - 1 of LibTorch's inter-op threads) take the batches in turn, each running
 /// them on one intra-op thread, with the caller's grad and inference modes; so every batch is
 /// computed on one thread whatever T is. The first batch's error (by index) is rethrown after
 /// all workers stop; workers that cannot start leave their batches to the others.

@@ -58,6 +58,8 @@ struct Model::Impl {
   /// run again on modified features (upper_fn): below the layer frozen and optimised when
   /// frozen_lower() is in use, else cut_fn() as loaded. Thread-safe.
   std::vector<c10::IValue> run_cut(const at::Tensor& batch) const;
+  /// (features, crossing...) of frozen_lower() on a batch, without gradients.
+  std::vector<c10::IValue> run_lower(torch::jit::Module& lower, const at::Tensor& batch) const;
   /// The logits the CAM head computes from channels-first features (N, C, spatial...):
   /// pooling, the slice reduction of exam models, the classifier. Comparing them with the
   /// model's own logits is the CAM identity check.

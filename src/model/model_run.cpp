@@ -44,6 +44,15 @@ double relative_difference(const at::Tensor& a, const at::Tensor& b) {
   return (x - y).abs().max().item<double>() / scale;
 }
 
+// The arguments of the layers above the cut: a copy of the map `map` (their in-place ops,
+// DenseNet's relu_, must not change it) and the lower graph's other outputs, the values
+// crossing the cut.
+std::vector<c10::IValue> upper_args(const at::Tensor& map, const std::vector<c10::IValue>& low) {
+  std::vector<c10::IValue> args{map.clone()};
+  args.insert(args.end(), low.begin() + 1, low.end());
+  return args;
+}
+
 }  // namespace
 
 c10::IValue Model::Impl::call(const torch::jit::GraphFunction& fn,
@@ -79,8 +88,6 @@ torch::jit::Module* Model::Impl::frozen_lower() const {
       if (!lower_) return;
       // Used only where it gives the plain graph's answers: its map and, through the layers
       // above, the logits, on the probe input.
-      // The map is compared before the layers above run: they may change it in place
-      // (DenseNet's relu_), so they read a copy, as in run_with_grad.
       torch::NoGradGuard no_grad;
       const auto plain = call(*tapped, {probe}).toTuple()->elements();
       const auto low = lower_->get_method(kLowerMethod)({probe}).toTuple()->elements();
@@ -88,9 +95,7 @@ torch::jit::Module* Model::Impl::frozen_lower() const {
         lower_.reset();
         return;
       }
-      std::vector<c10::IValue> args{low[0].toTensor().clone()};
-      args.insert(args.end(), low.begin() + 1, low.end());
-      const at::Tensor logits = call(upper_fn(), args).toTensor();
+      const at::Tensor logits = call(upper_fn(), upper_args(low[0].toTensor(), low)).toTensor();
       if (relative_difference(logits, plain[0].toTensor()) > 1e-4) lower_.reset();
     } catch (const std::exception&) {
       lower_.reset();
@@ -148,36 +153,31 @@ std::pair<at::Tensor, at::Tensor> Model::Impl::run_with_grad(const at::Tensor& b
   c10::InferenceMode not_inference(false);  // the caller's mode may be any (Python's)
   if (torch::jit::Module* lower = frozen_lower()) {
     // Below the layer nothing needs gradients: the optimised graph computes the map and the
-    // values the layers above read; those layers then run as loaded, recording autograd. A
-    // batch made in inference mode (Python's torch.inference_mode()) is an inference tensor,
-    // which the optimised graph outside that mode cannot take: a normal copy.
-    const at::Tensor x = batch.is_inference() ? batch.clone() : batch;
-    std::vector<c10::IValue> low;
-    {
-      torch::NoGradGuard no_grad;
-      low = lower->get_method(kLowerMethod)({x.to(device)}).toTuple()->elements();
-    }
+    // values the layers above read; those layers then run as loaded, recording autograd.
+    const std::vector<c10::IValue> low = run_lower(*lower, batch);
     torch::AutoGradMode grad(true);
     const at::Tensor leaf = low[0].toTensor().detach().requires_grad_(true);
-    // The layers above read a copy: their in-place ops (DenseNet's relu_) never touch the leaf.
-    std::vector<c10::IValue> args{leaf.clone()};
-    args.insert(args.end(), low.begin() + 1, low.end());
-    return {call(upper_fn(), std::move(args)).toTensor(), leaf};
+    return {call(upper_fn(), upper_args(leaf, low)).toTensor(), leaf};
   }
   torch::AutoGradMode grad(true);
   const auto tuple = call(gradient_fn(), {batch.to(device)}).toTuple();
   return {tuple->elements()[0].toTensor(), tuple->elements()[1].toTensor()};
 }
 
+std::vector<c10::IValue> Model::Impl::run_lower(torch::jit::Module& lower,
+                                                const at::Tensor& batch) const {
+  torch::NoGradGuard no_grad;
+  // A batch made in inference mode (Python's torch.inference_mode()) is an inference tensor,
+  // which the optimised graph outside that mode cannot take: a normal copy.
+  const at::Tensor x = batch.is_inference() ? batch.clone() : batch;
+  return lower.get_method(kLowerMethod)({x.to(device)}).toTuple()->elements();
+}
+
 std::vector<c10::IValue> Model::Impl::run_cut(const at::Tensor& batch) const {
   torch::NoGradGuard no_grad;
   if (torch::jit::Module* lower = frozen_lower()) {
-    const at::Tensor x = batch.is_inference() ? batch.clone() : batch;  // as in run_with_grad
-    std::vector<c10::IValue> low =
-        lower->get_method(kLowerMethod)({x.to(device)}).toTuple()->elements();
-    std::vector<c10::IValue> args{low[0].toTensor().clone()};  // the layers above read a copy
-    args.insert(args.end(), low.begin() + 1, low.end());
-    low.insert(low.begin(), call(upper_fn(), std::move(args)));
+    std::vector<c10::IValue> low = run_lower(*lower, batch);
+    low.insert(low.begin(), call(upper_fn(), upper_args(low[0].toTensor(), low)));
     return low;
   }
   return call(cut_fn(), {batch.to(device)}).toTuple()->elements();

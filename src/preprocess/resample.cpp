@@ -203,10 +203,10 @@ std::vector<T> resample_pass(const std::vector<T>& in, int rows, int cols, int c
 void to_grey_levels(const float* in, std::uint8_t* out, std::size_t n) {
   std::size_t i = 0;
 #if defined(__SSE2__)
-  const __m128 zero = _mm_setzero_ps(), top = _mm_set1_ps(255.0f), k255 = _mm_set1_ps(255.0f);
+  const __m128 zero = _mm_setzero_ps(), k255 = _mm_set1_ps(255.0f);
   const __m128d half = _mm_set1_pd(0.5);
   auto levels4 = [&](const float* p) {
-    const __m128 x = _mm_min_ps(_mm_max_ps(_mm_mul_ps(_mm_loadu_ps(p), k255), zero), top);
+    const __m128 x = _mm_min_ps(_mm_max_ps(_mm_mul_ps(_mm_loadu_ps(p), k255), zero), k255);
     const __m128i lo = _mm_cvttpd_epi32(_mm_add_pd(_mm_cvtps_pd(x), half));
     const __m128i hi = _mm_cvttpd_epi32(_mm_add_pd(_mm_cvtps_pd(_mm_movehl_ps(x, x)), half));
     return _mm_unpacklo_epi64(lo, hi);

@@ -77,9 +77,8 @@ Rgb8 to_rgb8(const Image& image, std::optional<Colormap> grey_map) {
   out.width = image.width;
   out.data.resize(pixels * 3);
   if (used == 3 && stride == 3) {
-    // Colour: one flat loop over the samples, colormap_index's rounding without its branches,
-    // 16 samples at a time where SSE2 is there (maxps(v, 0) gives 0 for NaN, as the comparison
-    // does); v <= 0 and NaN give 0, v >= 1 255.
+    // Colour: one flat loop over the samples, 16 at a time where SSE2 is there, with
+    // colormap_index's rounding (maxps(v, 0) gives 0 for NaN, as its comparison does).
     const float* in = image.data.data();
     std::uint8_t* px = out.data.data();
     const std::size_t n = pixels * 3;
@@ -98,12 +97,7 @@ Rgb8 to_rgb8(const Image& image, std::optional<Colormap> grey_map) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(px + i), _mm_packus_epi16(a, b));
     }
 #endif
-    for (; i < n; ++i) {
-      float v = (in[i] - lo) * scale;
-      v = v > 0.0f ? v : 0.0f;
-      v = v < 1.0f ? v : 1.0f;
-      px[i] = static_cast<std::uint8_t>(static_cast<int>(v * 255.0f + 0.5f));
-    }
+    for (; i < n; ++i) px[i] = to_byte((in[i] - lo) * scale);
     return out;
   }
   const std::uint8_t* lut = grey_map ? render_detail::colormap_lut(*grey_map) : nullptr;
